@@ -1,0 +1,67 @@
+"""Output: human text (coloured only on a TTY without NO_COLOR) or one JSON document."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import IO, Any
+
+from corral.errors import CorralError
+
+_COLOURS = {
+    "bold": "1",
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+}
+
+
+@dataclass
+class Output:
+    json: bool
+    colour: bool
+    stdout: IO[str]
+    stderr: IO[str]
+
+    @classmethod
+    def for_args(cls, args: argparse.Namespace) -> Output:
+        want_json = bool(getattr(args, "json", False)) or os.environ.get("CORRAL_JSON") == "1"
+        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        return cls(want_json, colour, sys.stdout, sys.stderr)
+
+    def paint(self, text: str, style: str) -> str:
+        if not self.colour:
+            return text
+        codes = ";".join(_COLOURS[name] for name in style.split())
+        return f"\033[{codes}m{text}\033[0m"
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self.stdout)
+
+    def document(self, payload: dict[str, Any]) -> None:
+        json.dump({"ok": True, **payload}, self.stdout, indent=2, default=str)
+        self.stdout.write("\n")
+
+    def error(self, exc: CorralError) -> None:
+        if self.json:
+            json.dump({"ok": False, "error": exc.to_dict()}, self.stdout, indent=2)
+            self.stdout.write("\n")
+        else:
+            print(f"corral: error: {exc.render()}", file=self.stderr)
+
+
+def load_project_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The project the arguments select (``-C``, ``-f``)."""
+    from pathlib import Path
+
+    from corral.config import load_project
+
+    file = Path(args.file) if getattr(args, "file", None) else None
+    return load_project(Path(args.directory), file)

@@ -1,0 +1,342 @@
+"""From files on disk to a validated ``ProjectSpec``: the configuration pipeline.
+
+discover -> parse (Procfile, TOML) -> merge -> validate each value -> environment and PORT ->
+cross-checks (dependencies, ports) -> start order. Every failure is a ``ConfigError`` naming the
+file and, where it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from corral.config import values as v
+from corral.config.discover import Discovered, discover
+from corral.config.envfiles import read_env_file
+from corral.config.procfile import ProcfileEntry, parse_procfile
+from corral.config.tomlfile import TomlSource, load_toml
+from corral.errors import ConfigError
+from corral.model import ProjectSpec, ServiceSpec
+from corral.paths import canonical_root, project_id
+
+T = TypeVar("T")
+
+PROJECT_KEYS = ("name", "env_file", "port_base", "services")
+SERVICE_KEYS = (
+    "command",
+    "cwd",
+    "env",
+    "env_file",
+    "port",
+    "ready",
+    "depends_on",
+    "restart",
+    "stop_signal",
+    "stop_timeout",
+    "watch",
+    "autostart",
+)
+DEFAULT_PORT_BASE = 5000
+PORT_STEP = 100  # foreman's spacing of PORT between services
+
+
+@dataclass
+class _RawService:
+    name: str
+    index: int  # position in file order, which PORT follows
+    command: str | tuple[str, ...] | None
+    options: dict[str, object]
+    defined_at: str
+
+
+@dataclass
+class _Context:
+    found: Discovered
+    root: Path
+    source: TomlSource | None
+    procfile: list[ProcfileEntry] = field(default_factory=list)
+
+    def read(
+        self,
+        keys: tuple[str, ...],
+        table: dict[str, object],
+        key: str,
+        validator: Callable[[object], T],
+        default: T,
+    ) -> T:
+        if key not in table:
+            return default
+        try:
+            return validator(table[key])
+        except v.UnknownKey as exc:  # inside a nested table such as ready = {...}
+            raise self._error((*keys, key), str(exc), exc.hint, at=(*keys, key, exc.key)) from None
+        except ValueError as exc:
+            raise self._error((*keys, key), str(exc)) from None
+
+    def _error(
+        self,
+        keys: tuple[str, ...],
+        message: str,
+        hint: str | None = None,
+        *,
+        at: tuple[str, ...] | None = None,
+    ) -> ConfigError:
+        if self.source is None:  # Procfile-only projects have no TOML keys to point at
+            return ConfigError(self.found.files[0], message, hint=hint)
+        return self.source.error(keys, message, hint, at=at)
+
+
+def load_project(start: Path, explicit_file: Path | None = None) -> ProjectSpec:
+    found = discover(start, explicit_file)
+    ctx = _Context(found, canonical_root(found.root), _load_source(found))
+    if found.procfile is not None:
+        ctx.procfile = parse_procfile(_read(found.procfile), found.procfile)
+    table = ctx.source.data if ctx.source else {}
+    _check_keys(ctx, (), table, PROJECT_KEYS)
+    name = ctx.read((), table, "name", v.as_str, ctx.root.name)
+    port_base = ctx.read((), table, "port_base", v.as_port, DEFAULT_PORT_BASE)
+    env_files = _env_files(ctx, (), table, default_dotenv=True)
+    base_env: dict[str, str] = {}
+    for path in env_files:
+        base_env.update(read_env_file(path, base_env))
+    raw = _merge_services(ctx, table)
+    specs = [_service(ctx, item, base_env, port_base) for item in raw]
+    _check_dependencies(ctx, specs)
+    _check_ports(ctx, specs)
+    return ProjectSpec(
+        name=name,
+        root=ctx.root,
+        project_id=project_id(ctx.root),
+        config_files=found.files,
+        services=tuple(_start_order(specs)),
+        env_files=tuple(env_files),
+        port_base=port_base,
+    )
+
+
+def _load_source(found: Discovered) -> TomlSource | None:
+    if found.toml is None:
+        return None
+    return load_toml(found.toml, pyproject=found.toml.name == "pyproject.toml")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+
+
+def _check_keys(
+    ctx: _Context, keys: tuple[str, ...], table: dict[str, object], known: tuple[str, ...]
+) -> None:
+    try:
+        v.check_keys(table, known)
+    except v.UnknownKey as exc:
+        raise ctx._error(keys, str(exc), exc.hint, at=(*keys, exc.key)) from None
+
+
+def _env_files(
+    ctx: _Context, keys: tuple[str, ...], table: dict[str, object], *, default_dotenv: bool
+) -> list[Path]:
+    names = ctx.read(keys, table, "env_file", lambda x: v.as_str_list(x, allow_single=True), None)
+    if names is None:
+        dotenv = ctx.root / ".env"
+        return [dotenv] if default_dotenv and dotenv.is_file() else []
+    paths = [ctx.root / name for name in names]
+    for path in paths:
+        if not path.is_file():
+            raise ctx._error(
+                (*keys, "env_file"),
+                f"env file {str(path)!r} does not exist",
+                "create it or remove it from env_file",
+            )
+    return paths
+
+
+def _merge_services(ctx: _Context, table: dict[str, object]) -> list[_RawService]:
+    """Procfile services in Procfile order, then services only the TOML file defines."""
+    services = ctx.read((), table, "services", _as_table, {})
+    raw: list[_RawService] = []
+    procfile_path = ctx.found.procfile
+    for entry in ctx.procfile:
+        options = _options(ctx, services, entry.name)
+        if "command" in options:
+            raise ctx._error(
+                ("services", entry.name, "command"),
+                f"service {entry.name!r} already has a command in {procfile_path}:{entry.line}",
+                "remove one of the two",
+            )
+        where = f"{_relative(procfile_path, ctx.root)}:{entry.line}"
+        raw.append(_RawService(entry.name, len(raw), entry.command, options, where))
+    named = {entry.name for entry in ctx.procfile}
+    for service_name in services:
+        if service_name in named:
+            continue
+        options = _options(ctx, services, service_name)
+        command = ctx.read(("services", service_name), options, "command", v.as_command, None)
+        if command is None:
+            raise ctx._error(
+                ("services", service_name),
+                f"service {service_name!r} has no command",
+                f"add command = \"...\" or a line '{service_name}: ...' to a Procfile",
+            )
+        assert ctx.source is not None
+        line = ctx.source.line_of("services", service_name)
+        path = _relative(ctx.source.path, ctx.root)
+        where = f"{path}:{line}" if line else path
+        raw.append(_RawService(service_name, len(raw), command, options, where))
+    if not raw:
+        raise ConfigError(
+            ctx.found.files[0],
+            "defines no services",
+            hint="add 'name: command' lines or [services.NAME] tables",
+        )
+    return raw
+
+
+def _relative(path: Path | None, root: Path) -> str:
+    assert path is not None
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _as_table(value: object) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a table, got {v.describe(value)}")
+    return value
+
+
+def _options(ctx: _Context, services: dict[str, object], name: str) -> dict[str, object]:
+    keys = ("services", name)
+    try:
+        v.as_name(name)
+    except ValueError as exc:
+        raise ctx._error(keys, str(exc)) from None
+    options = ctx.read(("services",), services, name, _as_table, {})
+    _check_keys(ctx, keys, options, SERVICE_KEYS)
+    return options
+
+
+def _service(
+    ctx: _Context, raw: _RawService, base_env: dict[str, str], port_base: int
+) -> ServiceSpec:
+    keys = ("services", raw.name)
+    opts = raw.options
+
+    def read(key: str, validator: Callable[[object], T], default: T) -> T:
+        return ctx.read(keys, opts, key, validator, default)
+
+    ports = read("port", v.as_ports, ())
+    env = dict(base_env)
+    for path in _env_files(ctx, keys, opts, default_dotenv=False):
+        env.update(read_env_file(path, env))
+    env["PORT"] = str(ports[0] if ports else port_base + raw.index * PORT_STEP)
+    env.update(read("env", v.as_env, {}))
+    assert raw.command is not None
+    return ServiceSpec(
+        name=raw.name,
+        command=raw.command,
+        cwd=_cwd(ctx, keys, read("cwd", v.as_str, None)),
+        env=env,
+        ports=ports,
+        ready=read("ready", v.as_probe, None),
+        depends_on=read("depends_on", v.as_str_list, ()),
+        restart=read("restart", v.as_restart, v.RestartPolicy.NO),
+        stop_signal=read("stop_signal", v.as_signal, 15),
+        stop_timeout=read("stop_timeout", v.as_duration, 10.0),
+        watch=read("watch", v.as_str_list, ()),
+        autostart=read("autostart", v.as_bool, True),
+        defined_at=raw.defined_at,
+    )
+
+
+def _cwd(ctx: _Context, keys: tuple[str, ...], cwd: str | None) -> Path:
+    if cwd is None:
+        return ctx.root
+    path = (ctx.root / cwd).resolve()
+    if not path.is_dir():
+        raise ctx._error(
+            (*keys, "cwd"),
+            f"directory {cwd!r} does not exist (resolved to {path})",
+            "create it or fix cwd",
+        )
+    return path
+
+
+def _check_dependencies(ctx: _Context, specs: list[ServiceSpec]) -> None:
+    names = [spec.name for spec in specs]
+    for spec in specs:
+        for dependency in spec.depends_on:
+            if dependency not in names:
+                close = difflib.get_close_matches(dependency, names, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"services: {', '.join(names)}"
+                raise ctx._error(
+                    ("services", spec.name, "depends_on"), f"unknown service {dependency!r}", hint
+                )
+    cycle = _find_cycle({spec.name: spec.depends_on for spec in specs}, names)
+    if cycle:
+        raise ctx._error(
+            ("services", cycle[0], "depends_on"),
+            f"dependency cycle: {' -> '.join(cycle)}",
+            "remove one of these depends_on",
+        )
+
+
+def _find_cycle(graph: dict[str, tuple[str, ...]], order: list[str]) -> list[str] | None:
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        for dependency in graph[node]:
+            found = visit(dependency, [*path, node])
+            if found:
+                return found
+        done.add(node)
+        return None
+
+    for name in order:
+        found = visit(name, [])
+        if found:
+            return found
+    return None
+
+
+def _check_ports(ctx: _Context, specs: list[ServiceSpec]) -> None:
+    owner: dict[int, str] = {}
+    for spec in specs:
+        for port in spec.ports:
+            if port in owner:
+                raise ctx._error(
+                    ("services", spec.name, "port"),
+                    f"port {port} is also claimed by service {owner[port]!r}",
+                    "give each port to one service",
+                )
+            owner[port] = spec.name
+    for spec in specs:
+        port = int(spec.env["PORT"])
+        if not spec.ports and port in owner:
+            raise ctx._error(
+                ("services", spec.name),
+                f"PORT {port} given to {spec.name!r} by port_base is declared by "
+                f"service {owner[port]!r}",
+                f"set port_base, or give {spec.name!r} a port",
+            )
+
+
+def _start_order(specs: list[ServiceSpec]) -> list[ServiceSpec]:
+    """Dependencies first; otherwise file order (a stable topological sort)."""
+    ordered: list[ServiceSpec] = []
+    placed: set[str] = set()
+    pending = list(specs)
+    while pending:
+        ready = next(s for s in pending if all(d in placed for d in s.depends_on))
+        ordered.append(ready)
+        placed.add(ready.name)
+        pending.remove(ready)
+    return ordered

@@ -1,0 +1,119 @@
+"""TOML configuration sources, with line numbers recovered for error messages.
+
+tomllib reports positions only for syntax errors, so ``TomlSource.line_of`` finds where a key was
+written by reading the text: the ``[table]`` header or the ``key =`` line inside it. It is a best
+effort locator for messages, never used to read values.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corral.errors import ConfigError
+
+_TOKEN = re.compile(r'"([^"]*)"|\'([^\']*)\'|([A-Za-z0-9_-]+)')
+_KEY = re.compile(
+    r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="""
+)
+_DECODE_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
+
+
+@dataclass
+class TomlSource:
+    path: Path
+    data: dict[str, object]  # the corral table: the whole file, or [tool.corral]
+    prefix: tuple[str, ...]  # where that table sits in the file
+    text: str = field(repr=False)
+
+    def key_name(self, *keys: str) -> str:
+        return ".".join((*self.prefix, *keys))
+
+    def line_of(self, *keys: str) -> int | None:
+        """The line where ``keys`` (below the corral table) is written, or its nearest parent."""
+        path = (*self.prefix, *keys)
+        while len(path) > len(self.prefix):
+            found = _find_line(self.text, path)
+            if found is not None:
+                return found
+            path = path[:-1]
+        return None
+
+    def error(
+        self,
+        keys: tuple[str, ...],
+        message: str,
+        hint: str | None = None,
+        *,
+        at: tuple[str, ...] | None = None,
+    ) -> ConfigError:
+        """An error about the value at ``keys``; ``at`` locates the line when it differs."""
+        where = self.key_name(*keys)
+        text = f"{where}: {message}" if where else message
+        return ConfigError(self.path, text, line=self.line_of(*(at or keys)), hint=hint)
+
+
+def load_toml(path: Path, *, pyproject: bool = False) -> TomlSource | None:
+    """Read a corral TOML file; for ``pyproject.toml``, its ``[tool.corral]`` table or None."""
+    text = _read_text(path)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        position = _DECODE_POSITION.search(message)
+        line = int(position.group(1)) if position else None
+        reason = _DECODE_POSITION.sub("", message)
+        raise ConfigError(path, f"invalid TOML: {reason}", line=line) from None
+    if not pyproject:
+        return TomlSource(path, document, (), text)
+    tool = document.get("tool")
+    table = tool.get("corral") if isinstance(tool, dict) else None
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(path, "tool.corral must be a table", hint="write it as [tool.corral]")
+    return TomlSource(path, table, ("tool", "corral"), text)
+
+
+def has_corral_table(path: Path) -> bool:
+    """Whether a pyproject.toml has a [tool.corral] table (cheap text test before parsing)."""
+    text = _read_text(path)
+    if "corral" not in text:
+        return False
+    return load_toml(path, pyproject=True) is not None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, f"not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read: {exc.strerror}") from None
+
+
+def _split_key(text: str) -> tuple[str, ...]:
+    return tuple(next(g for g in m.groups() if g is not None) for m in _TOKEN.finditer(text))
+
+
+def _find_line(text: str, path: tuple[str, ...]) -> int | None:
+    section: tuple[str, ...] = ()
+    enclosing: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = _split_key(stripped.strip("[]"))
+            if section == path:
+                return number
+            continue
+        match = _KEY.match(line)
+        if match is None:
+            continue
+        key_path = section + _split_key(match.group(1))
+        if key_path == path:
+            return number
+        if enclosing is None and len(key_path) < len(path) and path[: len(key_path)] == key_path:
+            enclosing = number  # e.g. an inline table ``ready = {tcp = 80}`` holding the key
+    return enclosing

@@ -1,0 +1,173 @@
+"""The test harness every corral test runs under (loaded as a pytest plugin by conftest.py).
+
+- ``corral_project``: a factory of fresh temporary projects, each with a CLI runner that calls the
+  installed ``corral`` with no TTY and no stdin, under a timeout.
+- ``leak_guard`` (autouse): after each test, every live process that carries the test's marker
+  (``CORRAL_PROJECT_ID`` of a project the test made, or the per-test ``CORRAL_TEST_TOKEN`` that
+  every process started from the test inherits) fails the test, and is killed by pid.
+
+This file deliberately uses none of corral's own process code, so a bug there cannot hide a leak.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+TOKEN_VAR = "CORRAL_TEST_TOKEN"
+LEAK_GRACE = 1.0  # seconds a process may take to finish exiting after the test ends
+
+
+def project_id_of(root: Path) -> str:
+    """The id corral derives for a project root, computed independently of corral's code."""
+    return hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:16]
+
+
+def marked_processes(project_ids: set[str], token: str | None) -> dict[int, str]:
+    """pid -> command line of every live process carrying one of the markers."""
+    wanted = {f"CORRAL_PROJECT_ID={pid}".encode() for pid in project_ids}
+    if token:
+        wanted.add(f"{TOKEN_VAR}={token}".encode())
+    found: dict[int, str] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as handle:
+                variables = set(handle.read().split(b"\0"))
+            if not variables & wanted:
+                continue
+            with open(f"/proc/{name}/cmdline", "rb") as handle:
+                found[int(name)] = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+    return found
+
+
+def kill_marked(pid: int, project_ids: set[str], token: str | None) -> None:
+    """SIGKILL ``pid`` through a pidfd, after re-checking that it still carries a marker."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if pid not in marked_processes(project_ids, token):
+            return  # the pid now names another process: leave it alone
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        select.select([fd], [], [], 2.0)
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class LeakGuard:
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    project_ids: set[str] = field(default_factory=set)
+
+    def leaked(self) -> dict[int, str]:
+        deadline = time.monotonic() + LEAK_GRACE
+        while True:
+            found = marked_processes(self.project_ids, self.token)
+            if not found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    def kill(self, pids: Iterator[int] | list[int]) -> None:
+        for pid in pids:
+            kill_marked(pid, self.project_ids, self.token)
+
+
+@pytest.fixture(autouse=True)
+def leak_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[LeakGuard]:
+    guard = LeakGuard()
+    monkeypatch.setenv(TOKEN_VAR, guard.token)
+    yield guard
+    leaked = guard.leaked()
+    if leaked:
+        guard.kill(list(leaked))
+        listing = "; ".join(f"pid {pid}: {cmd[:100]}" for pid, cmd in sorted(leaked.items()))
+        pytest.fail(f"test leaked {len(leaked)} process(es), now killed: {listing}", pytrace=False)
+
+
+def corral_command() -> list[str]:
+    """The installed entry point beside this interpreter, as a user would run it."""
+    script = Path(sys.executable).parent / "corral"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("corral")
+    return [found] if found else [sys.executable, "-m", "corral"]
+
+
+@dataclass
+class ProjectDir:
+    root: Path
+    id: str
+
+    def write(self, relative: str, text: str, mode: int | None = None) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if mode is not None:
+            path.chmod(mode)
+        return path
+
+    def run(
+        self,
+        *args: str,
+        timeout: float = 30,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``corral ARGS`` in the project with no TTY and no stdin, bounded by ``timeout``."""
+        return subprocess.run(
+            [*corral_command(), *args],
+            cwd=cwd or self.root,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
+
+
+@pytest.fixture
+def corral_project(tmp_path: Path, leak_guard: LeakGuard):  # type: ignore[no-untyped-def]
+    """Factory: ``corral_project({"Procfile": "web: ..."})`` makes a fresh project."""
+    count = 0
+
+    def make(files: dict[str, str] | None = None, name: str | None = None) -> ProjectDir:
+        nonlocal count
+        count += 1
+        root = tmp_path / (name or f"project{count}")
+        root.mkdir()
+        project = ProjectDir(root, project_id_of(root))
+        leak_guard.project_ids.add(project.id)
+        for relative, text in (files or {}).items():
+            project.write(relative, text)
+        return project
+
+    return make
+
+
+def free_port() -> int:
+    """A TCP port the OS just handed out on loopback (free at the time of the call)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
