@@ -148,9 +148,22 @@ class ProjectDir:
 
 
 @pytest.fixture
-def corral_project(tmp_path: Path, leak_guard: LeakGuard):  # type: ignore[no-untyped-def]
-    """Factory: ``corral_project({"Procfile": "web: ..."})`` makes a fresh project."""
+def runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private, short runtime directory (socket paths have a length limit) for this test."""
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="corral-test-", dir="/tmp"))
+    monkeypatch.setenv("CORRAL_RUNTIME_DIR", str(directory))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def corral_project(tmp_path: Path, leak_guard: LeakGuard, runtime_dir: Path):  # type: ignore[no-untyped-def]
+    """Factory: ``corral_project({"Procfile": "web: ..."})`` makes a fresh project. Projects
+    still supervised when the test ends are stopped with ``corral stop`` before the leak check."""
     count = 0
+    made: list[ProjectDir] = []
 
     def make(files: dict[str, str] | None = None, name: str | None = None) -> ProjectDir:
         nonlocal count
@@ -161,9 +174,51 @@ def corral_project(tmp_path: Path, leak_guard: LeakGuard):  # type: ignore[no-un
         leak_guard.project_ids.add(project.id)
         for relative, text in (files or {}).items():
             project.write(relative, text)
+        made.append(project)
         return project
 
-    return make
+    yield make
+    for project in made:
+        if (project.root / ".corral" / "supervisor.lock").exists():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                project.run("stop", timeout=60)
+
+
+def wait_until(predicate, timeout: float = 10.0, message: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until true; fail with ``message`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g}s waiting for {message}", pytrace=False)
+        time.sleep(0.02)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def read_pids(path: Path) -> dict[int, str]:
+    """pid -> role, as the hostile test subject records them."""
+    if not path.exists():
+        return {}
+    pairs = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
+    return {int(pid): role for pid, role in pairs}
+
+
+def port_free(port: int) -> bool:
+    """Whether we could bind ``port`` on loopback now (SO_REUSEADDR, as a server would)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:

@@ -6,8 +6,9 @@ Nothing here does I/O. Specs are frozen: once loaded, a configuration never chan
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 
 class RestartPolicy(enum.StrEnum):
@@ -50,6 +51,8 @@ class ServiceSpec:
     stop_timeout: float = 10.0
     watch: tuple[str, ...] = ()
     autostart: bool = True
+    restart_limit: int = 5  # exits within restart_window that mark the service crashed
+    restart_window: float = 60.0
     defined_at: str = ""  # "file:line" where the service was first named, for messages
 
     @property
@@ -133,3 +136,59 @@ MARKER_PROJECT = "CORRAL_PROJECT_ID"
 MARKER_SERVICE = "CORRAL_SERVICE"
 MARKER_RUN = "CORRAL_RUN_ID"
 MARKERS = (MARKER_PROJECT, MARKER_SERVICE, MARKER_RUN)
+
+
+def spec_to_dict(project: ProjectSpec) -> dict[str, object]:
+    """A JSON-safe form of a resolved project, as a client sends it to the supervisor."""
+    return {
+        "name": project.name,
+        "root": str(project.root),
+        "project_id": project.project_id,
+        "config_files": [str(p) for p in project.config_files],
+        "env_files": [str(p) for p in project.env_files],
+        "port_base": project.port_base,
+        "settings": project.settings,
+        "services": [_service_to_dict(spec) for spec in project.services],
+    }
+
+
+def spec_from_dict(data: dict[str, Any]) -> ProjectSpec:
+    return ProjectSpec(
+        name=data["name"],
+        root=Path(data["root"]),
+        project_id=data["project_id"],
+        config_files=tuple(Path(p) for p in data["config_files"]),
+        services=tuple(_service_from_dict(item) for item in data["services"]),
+        env_files=tuple(Path(p) for p in data["env_files"]),
+        port_base=data["port_base"],
+        settings=dict(data.get("settings") or {}),
+    )
+
+
+def _service_to_dict(spec: ServiceSpec) -> dict[str, object]:
+    data = {f.name: getattr(spec, f.name) for f in fields(spec)}
+    data["command"] = spec.command if isinstance(spec.command, str) else list(spec.command)
+    data["cwd"] = str(spec.cwd)
+    data["ready"] = (
+        None
+        if spec.ready is None
+        else {f.name: getattr(spec.ready, f.name) for f in fields(spec.ready)}
+    )
+    data["restart"] = str(spec.restart)
+    return data
+
+
+def _service_from_dict(data: dict[str, Any]) -> ServiceSpec:
+    values = dict(data)
+    command = values["command"]
+    values["command"] = command if isinstance(command, str) else tuple(command)
+    values["cwd"] = Path(values["cwd"])
+    ready = values.get("ready")
+    values["ready"] = (
+        None if ready is None else ReadyProbe(**{**ready, "kind": ProbeKind(ready["kind"])})
+    )
+    values["restart"] = RestartPolicy(values["restart"])
+    for key in ("ports", "depends_on", "watch"):
+        values[key] = tuple(values[key])
+    known = {f.name for f in fields(ServiceSpec)}
+    return ServiceSpec(**{k: v for k, v in values.items() if k in known})

@@ -7,7 +7,7 @@ import argparse
 import corral
 
 
-def _common(json_output: bool = True) -> argparse.ArgumentParser:
+def _common(json_output: bool = True, short_file: bool = True) -> argparse.ArgumentParser:
     """Options every command accepts, before or after the command name."""
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("project selection")
@@ -19,7 +19,7 @@ def _common(json_output: bool = True) -> argparse.ArgumentParser:
         help="run as if started in DIR (the project is found from there upward)",
     )
     group.add_argument(
-        "-f",
+        *(["-f"] if short_file else []),
         "--file",
         dest="file",
         metavar="FILE",
@@ -58,7 +58,134 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler=None, json=False)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_config(commands)
+    _add_start(commands)
+    _add_stop(commands)
+    _add_restart(commands)
+    _add_status(commands)
+    _add_logs(commands)
     return parser
+
+
+def _duration(text: str) -> float:
+    from corral.config.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_start(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_services import run_start
+
+    command = commands.add_parser(
+        "start",
+        parents=[_common()],
+        help="start services in the background (and their dependencies)",
+        description="Start the named services (default: every autostart service) and the "
+        "services they depend on, through the project's supervisor, which is started if needed "
+        "and runs detached from this shell. Returns once every service is ready, or as soon as "
+        "one fails (exit 1, with its last log lines). Starting what already runs changes nothing.",
+    )
+    command.add_argument("services", nargs="*", metavar="SERVICE")
+    command.add_argument(
+        "--timeout",
+        type=_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="bound on the whole wait for readiness (default 60s)",
+    )
+    command.set_defaults(handler=run_start)
+
+
+def _add_stop(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_services import run_stop
+
+    command = commands.add_parser(
+        "stop",
+        parents=[_common()],
+        help="stop services and every process they started",
+        description="Stop the named services (default: all, and the supervisor with them), "
+        "dependents first. Each gets its stop signal, then SIGKILL after its stop_timeout; then "
+        "every process of the service found by any means (process group, subreaper tree, cgroup, "
+        "environment markers, lifeline fd, recorded identities) is swept, and declared ports are "
+        "verified free. Prints how each service ended; exits 1 if anything survived.",
+    )
+    command.add_argument("services", nargs="*", metavar="SERVICE")
+    command.set_defaults(handler=run_stop)
+
+
+def _add_restart(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_services import run_restart
+
+    command = commands.add_parser(
+        "restart",
+        parents=[_common()],
+        help="stop, then start services",
+        description="Stop the named services (default: all) with the same guarantees as "
+        "'corral stop', then start them as 'corral start' does.",
+    )
+    command.add_argument("services", nargs="*", metavar="SERVICE")
+    command.add_argument(
+        "--timeout",
+        type=_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="bound on the wait for readiness after the restart (default 60s)",
+    )
+    command.set_defaults(handler=run_restart)
+
+
+def _add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_status import run_status
+
+    command = commands.add_parser(
+        "status",
+        aliases=["ps"],
+        parents=[_common()],
+        help="show what runs: state, pid, uptime, ports, last exit",
+        description="One line per service: state, pid, uptime and start time, restarts, the TCP "
+        "ports its processes listen on, and its last exit. Answers within about a second even "
+        "when the supervisor is hung or gone (then from the state file and a process scan).",
+    )
+    command.set_defaults(handler=run_status)
+
+
+def _add_logs(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_logs import run_logs
+
+    command = commands.add_parser(
+        "logs",
+        parents=[_common(short_file=False)],
+        help="show (or follow) service logs, merged in time order",
+        description="The last lines of the services' logs (default: all services), merged in "
+        "time order with a name prefix. -f follows until interrupted on a terminal; without a "
+        "terminal it stops after --for (default 30s) so that it never hangs.",
+    )
+    command.add_argument("services", nargs="*", metavar="SERVICE")
+    command.add_argument(
+        "-n", "--lines", type=int, default=100, metavar="N", help="how many lines (default 100)"
+    )
+    command.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="only lines since a duration ago (10m) or a time (14:05, ISO 8601)",
+    )
+    command.add_argument("--grep", metavar="REGEX", help="only lines matching REGEX")
+    command.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    command.add_argument(
+        "--for",
+        dest="duration",
+        metavar="DURATION",
+        help="follow for this long, then exit 0 (implies -f)",
+    )
+    command.add_argument(
+        "-t",
+        "--timestamps",
+        action="store_true",
+        help="prefix each line with the time corral saw it",
+    )
+    command.set_defaults(handler=run_logs)
 
 
 def _add_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

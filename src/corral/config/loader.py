@@ -24,7 +24,15 @@ from corral.paths import canonical_root, project_id
 
 T = TypeVar("T")
 
-PROJECT_KEYS = ("name", "env_file", "port_base", "services")
+PROJECT_KEYS = (
+    "name",
+    "env_file",
+    "port_base",
+    "services",
+    "log_max_size",
+    "log_keep",
+    "settle_time",
+)
 SERVICE_KEYS = (
     "command",
     "cwd",
@@ -102,6 +110,11 @@ def load_project(start: Path, explicit_file: Path | None = None) -> ProjectSpec:
     base_env: dict[str, str] = {}
     for path in env_files:
         base_env.update(read_env_file(path, base_env))
+    settings = {
+        "log_max_size": ctx.read((), table, "log_max_size", v.as_size, 10 * 1024 * 1024),
+        "log_keep": ctx.read((), table, "log_keep", v.as_positive_int, 3),
+        "settle_time": ctx.read((), table, "settle_time", v.as_duration, 0.5),
+    }
     raw = _merge_services(ctx, table)
     specs = [_service(ctx, item, base_env, port_base) for item in raw]
     _check_dependencies(ctx, specs)
@@ -114,6 +127,7 @@ def load_project(start: Path, explicit_file: Path | None = None) -> ProjectSpec:
         services=tuple(_start_order(specs)),
         env_files=tuple(env_files),
         port_base=port_base,
+        settings=settings,
     )
 
 
@@ -249,6 +263,8 @@ def _service(
         stop_timeout=read("stop_timeout", v.as_duration, 10.0),
         watch=read("watch", v.as_str_list, ()),
         autostart=read("autostart", v.as_bool, True),
+        restart_limit=read("restart_limit", v.as_positive_int, 5),
+        restart_window=read("restart_window", v.as_duration, 60.0),
         defined_at=raw.defined_at,
     )
 

@@ -121,6 +121,37 @@ def as_duration(value: object) -> float:
     return parse_duration(value)
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1024,
+    "k": 1024,
+    "mb": 1024**2,
+    "m": 1024**2,
+    "gb": 1024**3,
+    "g": 1024**3,
+}
+
+
+def as_size(value: object) -> int:
+    """Bytes from an integer or a string such as '10MB', '512KB' (binary units)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+        if match and match.group(2).lower() in _SIZE_UNITS:
+            size = int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+            if size > 0:
+                return size
+    raise ValueError(f"expected a size such as '10MB' or '512KB', got {describe(value)}")
+
+
+def as_positive_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {describe(value)}")
+    return value
+
+
 def as_signal(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         try:

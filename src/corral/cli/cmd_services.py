@@ -1,0 +1,183 @@
+"""``corral start``, ``stop`` and ``restart``: ask the supervisor, then report what happened."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from corral.cli.render import Output, load_project_for
+from corral.errors import CorralError, ExitCode
+
+
+def run_start(args: argparse.Namespace, out: Output) -> int:
+    from corral import control
+
+    project = load_project_for(args)
+    _check_names(project, args.services)
+    result = control.start(project, _config_file(args), args.services, args.timeout)
+    return _report_start(project, result, out)
+
+
+def run_restart(args: argparse.Namespace, out: Output) -> int:
+    from corral import control
+
+    project = load_project_for(args)
+    _check_names(project, args.services)
+    result = control.restart(project, _config_file(args), args.services, args.timeout)
+    if not out.json:
+        _print_stop_reports(result.get("reports", []), out)
+    stop_ok = all(report["ok"] for report in result.get("reports", []))
+    code = _report_start(project, result, out)
+    return code if stop_ok else ExitCode.FAILED
+
+
+def run_stop(args: argparse.Namespace, out: Output) -> int:
+    from corral import control
+
+    project = load_project_for(args)
+    _check_names(project, args.services)
+    result = control.stop(project, args.services)
+    reports = result.get("reports", [])
+    ok = all(report["ok"] for report in reports)
+    if out.json:
+        out.document({**_strip(result), "ok": ok})
+    else:
+        _print_stop_reports(reports, out)
+    return ExitCode.OK if ok else ExitCode.FAILED
+
+
+def _config_file(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    return (Path(args.directory) / args.file).resolve() if args.file else None
+
+
+def _check_names(project, names: list[str]) -> None:  # type: ignore[no-untyped-def]
+    known = project.service_names
+    for name in names:
+        if name not in known:
+            from corral.engine import UnknownService
+
+            raise UnknownService(f"no service named {name!r}", hint=f"services: {', '.join(known)}")
+
+
+def _strip(result: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in result.items() if key != "ok"}
+
+
+def _report_start(project, result: dict[str, Any], out: Output) -> int:  # type: ignore[no-untyped-def]
+    failed = result.get("failed")
+    diagnosis = _diagnose(project, result, failed) if failed else None
+    if out.json:
+        document = {**_strip(result), "ok": failed is None, "diagnosis": diagnosis}
+        if failed:
+            document["error"] = {
+                "code": "start_failed",
+                "message": diagnosis["summary"],
+                "hint": diagnosis["hint"],
+            }
+        out.document(document)
+        return ExitCode.FAILED if failed else ExitCode.OK
+    already = set(result.get("already_running", []))
+    width = max((len(s["name"]) for s in result["services"]), default=4)
+    for service in result["services"]:
+        out.line(
+            f"{out.paint(service['name'].ljust(width), 'bold')}  {_start_line(service, already)}"
+        )
+    if failed:
+        _print_diagnosis(diagnosis, out)
+        return ExitCode.FAILED
+    return ExitCode.OK
+
+
+def _start_line(service: dict[str, Any], already: set[str]) -> str:
+    pid = f"pid {service['pid']}" if service.get("pid") else ""
+    if service["name"] in already:
+        return f"already running ({service['state']}, {pid}): unchanged"
+    text = f"{service['state']}  {pid}".rstrip()
+    return f"{text}  ({service['note']})" if service.get("note") else text
+
+
+def _diagnose(project, result: dict[str, Any], name: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    from corral import logs
+    from corral.paths import state_dir
+
+    service = next(s for s in result["services"] if s["name"] == name)
+    exit_info = service.get("last_exit")
+    summary = f"{name} is {service['state']}"
+    if exit_info:
+        summary += f" ({describe_exit(exit_info)})"
+    if service.get("note"):
+        summary += f": {service['note']}"
+    lines = logs.last_lines(state_dir(project.root), name, 20)
+    return {
+        "service": name,
+        "state": service["state"],
+        "exit": exit_info,
+        "note": service.get("note"),
+        "summary": summary,
+        "log_tail": lines,
+        "hint": f"see corral logs {name}",
+    }
+
+
+def _print_diagnosis(diagnosis: dict[str, Any], out: Output) -> None:
+    out.line()
+    out.line(out.paint(f"start failed: {diagnosis['summary']}", "red bold"))
+    if diagnosis["log_tail"]:
+        out.line(f"last {len(diagnosis['log_tail'])} log lines of {diagnosis['service']}:")
+        for line in diagnosis["log_tail"]:
+            out.line(f"  | {line}")
+    else:
+        out.line(f"{diagnosis['service']} wrote nothing to its log.")
+
+
+def describe_exit(exit_info: dict[str, Any]) -> str:
+    if exit_info.get("signal"):
+        return f"killed by {exit_info['signal']}"
+    return f"exit code {exit_info.get('code')}"
+
+
+def _print_stop_reports(reports: list[dict[str, Any]], out: Output) -> None:
+    width = max((len(r["service"]) for r in reports), default=4)
+    for report in reports:
+        name = out.paint(report["service"].ljust(width), "bold")
+        out.line(f"{name}  {_stop_summary(report, out)}")
+        for swept in report["swept"]:
+            layers = ", ".join(swept["layers"])
+            what = f"pid {swept['pid']} ({swept['command'][:60]})"
+            out.line(f"{'':{width}}    swept {what}, found by {layers}")
+        for survivor in report["survivors"]:
+            out.line(
+                f"{'':{width}}    STILL ALIVE: pid {survivor['pid']} ({survivor['command'][:60]})"
+            )
+        for held in report["ports_held"]:
+            out.line(f"{'':{width}}    PORT {held['port']} STILL HELD: {_holders(held['holders'])}")
+
+
+def _stop_summary(report: dict[str, Any], out: Output) -> str:
+    outcome = report["outcome"]
+    elapsed = f"{report['elapsed']:.2f}s"
+    if outcome == "not_running":
+        return "not running"
+    if outcome == "exited":
+        return out.paint(f"stopped: exited after {report['signal']} in {elapsed}", "green")
+    if outcome == "killed":
+        return out.paint(
+            f"stopped: killed with SIGKILL after {elapsed} ({report['signal']} was not enough)",
+            "yellow",
+        )
+    return out.paint("FAILED: not everything could be stopped", "red bold")
+
+
+def _holders(holders: list[dict[str, Any]]) -> str:
+    parts = []
+    for holder in holders:
+        if holder.get("pid"):
+            parts.append(f"pid {holder['pid']} ({holder.get('command', '')[:60]})")
+        else:
+            parts.append(f"a process of uid {holder['uid']}")
+    return "; ".join(parts) or "unknown holder"
+
+
+__all__ = ["CorralError", "describe_exit", "run_restart", "run_start", "run_stop"]

@@ -1,0 +1,101 @@
+"""``corral status`` (alias ``ps``): one line per service, from the supervisor or, when it does not
+answer, from the state file and a process scan (and it says which)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from corral.cli.cmd_services import describe_exit
+from corral.cli.render import Output, load_project_for
+
+STATE_STYLE = {
+    "ready": "green",
+    "running": "yellow",
+    "starting": "cyan",
+    "stopping": "cyan",
+    "backoff": "yellow",
+    "exited": "red",
+    "crashed": "red bold",
+    "orphaned": "magenta bold",
+    "stopped": "dim",
+}
+
+
+def run_status(args: argparse.Namespace, out: Output) -> int:
+    from corral import control
+
+    project = load_project_for(args)
+    result = control.status(project)
+    if out.json:
+        out.document({key: value for key, value in result.items() if key != "ok"})
+        return 0
+    _print_header(result, out)
+    rows = [_row(service, out) for service in result["services"]]
+    headers = ["NAME", "STATE", "PID", "UPTIME", "STARTED", "RESTARTS", "PORTS", "LAST EXIT"]
+    _print_table(headers, rows, out)
+    for service in result["services"]:
+        if service.get("note"):
+            out.line(f"  {service['name']}: {service['note']}")
+    return 0
+
+
+def _print_header(result: dict[str, Any], out: Output) -> None:
+    supervisor = result.get("supervisor")
+    if result["source"] == "supervisor":
+        up = _duration(time.time() - (supervisor.get("started_at") or time.time()))
+        out.line(out.paint(f"supervisor pid {supervisor['pid']}, up {up}", "dim"))
+        return
+    problem = result.get("problem")
+    if problem:
+        out.line(out.paint(f"{problem}; showing the state file and a process scan", "yellow"))
+    else:
+        out.line(
+            out.paint("no supervisor running; showing the state file and a process scan", "dim")
+        )
+    ended = result.get("ended")
+    if ended and ended.get("by") == "guard":
+        out.line(out.paint(f"the last supervisor ended abnormally: {ended['reason']}", "yellow"))
+
+
+def _row(service: dict[str, Any], out: Output) -> list[str]:
+    started = service.get("started_at")
+    running = service.get("pid") is not None
+    declared = set(service.get("ports") or [])
+    listening = service.get("listening") or []
+    ports = ",".join(str(p) for p in listening) or ("-" if not declared else "(none yet)")
+    last_exit = service.get("last_exit")
+    return [
+        service["name"],
+        out.paint(service["state"], STATE_STYLE.get(service["state"], "")),
+        str(service["pid"]) if running else "-",
+        _duration(time.time() - started) if running and started else "-",
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if running and started else "-",
+        str(service.get("restarts", 0)),
+        ports if running else (",".join(str(p) for p in sorted(declared)) or "-"),
+        describe_exit(last_exit) if last_exit else "-",
+    ]
+
+
+def _print_table(headers: list[str], rows: list[list[str]], out: Output) -> None:
+    import re
+
+    def visible(text: str) -> int:
+        return len(re.sub(r"\033\[[0-9;]*m", "", text))
+
+    widths = [max(visible(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        cells = [cell + " " * (widths[i] - visible(cell)) for i, cell in enumerate(row)]
+        out.line("  ".join(cells).rstrip())
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"

@@ -1,0 +1,224 @@
+"""The supervisor process of one project: ``python -m corral.daemon ROOT [CONFIG]``.
+
+Started by the guard (``corral.guard``), never directly. It serves the control socket, runs the
+engine on one asyncio loop, reaps every child (its own and reparented orphans), samples logs,
+records members, saves the state file, and exits when stopped, when told to shut down, or after
+``IDLE_EXIT`` seconds with nothing running and no client contact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from corral import oslayer, protocol
+from corral.config import load_project
+from corral.engine import Engine
+from corral.errors import CorralError, UsageError
+from corral.model import spec_from_dict
+from corral.paths import socket_path, state_dir, supervisor_log_path
+from corral.state import ProjectState, write_state
+
+IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documented in README
+TICK = 0.25
+READ_TIMEOUT = 5.0
+
+
+def log_line(message: str) -> None:
+    """One line in supervisor.log (our stdout, opened O_APPEND by the launcher)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime())
+    millis = int(time.time() * 1000) % 1000
+    sys.stdout.write(f"{stamp}.{millis:03d} supervisor[{os.getpid()}] {message}\n")
+    sys.stdout.flush()
+
+
+class Supervisor:
+    def __init__(self, engine: Engine, sock: Path) -> None:
+        self.engine = engine
+        self.socket_path = sock
+        self.done = asyncio.Event()
+        self.exit_reason = "stopped"
+        self.server: asyncio.AbstractServer | None = None
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGCHLD, self.engine.reap)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(
+                sig, self.request_shutdown, f"received {signal.Signals(sig).name}"
+            )
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()  # we hold the supervisor lock: any old socket is stale
+        old_umask = os.umask(0o177)
+        try:
+            self.server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path))
+        finally:
+            os.umask(old_umask)
+        self.engine.save()
+        log_line(f"listening on {self.socket_path}")
+        ticker = asyncio.ensure_future(self._tick())
+        await self.done.wait()
+        ticker.cancel()
+        await self._shutdown()
+
+    def request_shutdown(self, reason: str) -> None:
+        if not self.done.is_set():
+            self.exit_reason = reason
+            self.done.set()
+
+    async def _shutdown(self) -> None:
+        log_line(f"shutting down: {self.exit_reason}")
+        if self.server is not None:
+            self.server.close()
+        reports = await self.engine.shutdown()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        survivors = [r.service for r in reports if not r.ok]
+        self.engine.state.ended = {
+            "time": time.time(),
+            "reason": self.exit_reason,
+            "incomplete": survivors,
+        }
+        self.engine.dirty = True
+        self.engine.save()
+
+    async def _tick(self) -> None:
+        last_refresh = 0.0
+        while True:
+            await asyncio.sleep(TICK)
+            try:
+                self.engine.sampler.sample()
+                now = time.monotonic()
+                if now - last_refresh >= 1.0:
+                    self.engine.refresh_members()
+                    last_refresh = now
+                self.engine.save()
+            except Exception as exc:  # a failed tick must not kill the supervisor
+                log_line(f"tick failed: {exc!r}")
+            idle = time.monotonic() - self.engine.last_touch
+            if not self.engine.busy() and idle > IDLE_EXIT:
+                self.request_shutdown(f"idle for {IDLE_EXIT:g}s with nothing running")
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not _same_user(writer):
+                return
+            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+            try:
+                reply = await self._dispatch(protocol.decode(line))
+            except CorralError as exc:
+                reply = protocol.reply_error(exc)
+            except Exception as exc:  # report, never die, on a bad request
+                log_line(f"request failed: {exc!r}")
+                reply = protocol.reply_error(CorralError(f"internal error: {exc!r}"))
+                reply["error"]["code"] = protocol.INTERNAL
+            writer.write(protocol.encode(reply))
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def _dispatch(self, message: dict[str, Any]) -> dict[str, Any]:
+        op = message.get("op")
+        handler = getattr(self, f"op_{op}", None)
+        if handler is None:
+            raise UsageError(f"unknown operation {op!r}")
+        result: dict[str, Any] = await handler(message)
+        return {**result, "ok": True}  # "ok" is the protocol's: the request was served
+
+    async def op_ping(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {"pid": os.getpid(), "run_id": self.engine.run_id}
+
+    async def op_status(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.engine.touch()
+        return self.engine.status()
+
+    async def op_start(self, message: dict[str, Any]) -> dict[str, Any]:
+        self._adopt(message)
+        return await self.engine.start(message.get("services") or None, _timeout(message))
+
+    async def op_stop(self, message: dict[str, Any]) -> dict[str, Any]:
+        self._adopt(message)
+        names = message.get("services") or None
+        reports = await self.engine.stop(names)
+        if names is None:  # everything stopped: nothing left to supervise
+            self.request_shutdown("corral stop")
+        return {"reports": [r.to_dict() for r in reports]}
+
+    async def op_restart(self, message: dict[str, Any]) -> dict[str, Any]:
+        self._adopt(message)
+        names = message.get("services") or None
+        reports = await self.engine.stop(names)
+        started = await self.engine.start(names, _timeout(message))
+        return {"reports": [r.to_dict() for r in reports], **started}
+
+    async def op_shutdown(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.request_shutdown(str(message.get("reason", "shutdown requested")))
+        return {}
+
+    def _adopt(self, message: dict[str, Any]) -> None:
+        """Take the client's configuration and environment for what starts next."""
+        if isinstance(message.get("project"), dict):
+            self.engine.update_project(spec_from_dict(message["project"]))
+        if isinstance(message.get("env"), dict):
+            self.engine.base_env = {str(k): str(v) for k, v in message["env"].items()}
+
+
+def _timeout(message: dict[str, Any]) -> float:
+    value = message.get("timeout", 60)
+    return float(value) if isinstance(value, int | float) else 60.0
+
+
+def _same_user(writer: asyncio.StreamWriter) -> bool:
+    sock: socket.socket = writer.get_extra_info("socket")
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    if uid != os.getuid():
+        log_line(f"refused a client of uid {uid}")
+        return False
+    return True
+
+
+def main(argv: list[str]) -> int:
+    root = Path(argv[0])
+    config_file = Path(argv[1]) if len(argv) > 1 and argv[1] else None
+    try:
+        project = load_project(root, config_file)
+    except CorralError as exc:
+        log_line(f"cannot load the configuration: {exc.render()}")
+        return 2
+    oslayer.set_child_subreaper()
+    guard_pid = os.getppid()
+    state = ProjectState(
+        project_id=project.project_id,
+        root=str(project.root),
+        boot_id=oslayer.boot_id(),
+        run_id=uuid.uuid4().hex,
+        supervisor=oslayer.identify(os.getpid()),
+        guard=oslayer.identify(guard_pid),
+        socket=str(socket_path(project.project_id)),
+        started_at=time.time(),
+    )
+    write_state(project.root, state)
+    engine = Engine(project, state=state, state_dir=state_dir(project.root), log=log_line)
+    log_line(f"supervising {project.name} ({project.root}), run {state.run_id}")
+    supervisor = Supervisor(engine, Path(state.socket or ""))
+    asyncio.run(supervisor.serve())
+    log_line("exited")
+    return 0
+
+
+if __name__ == "__main__":
+    assert supervisor_log_path  # the launcher points our stdout there
+    sys.exit(main(sys.argv[1:]))

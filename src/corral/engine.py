@@ -1,0 +1,539 @@
+"""The supervisor core: services, their runs and states, restarts, stops, status.
+
+Single-threaded on an asyncio loop (runner spawns with a preexec function, which is only safe
+without threads). Every state change goes through ``_transition``, which applies the lifecycle
+table, logs the edge and marks the state file dirty. The clock is injected for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corral import logs, oslayer, runner
+from corral.errors import CorralError, UsageError
+from corral.lifecycle import ALIVE, DOWN, Action, Event, RestartRules, State, decide
+from corral.model import ProcessIdentity, ProjectSpec, ServiceSpec
+from corral.readiness import Readiness
+from corral.reclaim import StopReport, Trace, find_members, reclaim, same_process
+from corral.state import ProjectState, ServiceRecord, write_state
+
+SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
+MEMBER_REFRESH = 1.0  # how often descendants are looked up and recorded
+
+
+class UnknownService(UsageError):
+    code = "unknown_service"
+
+
+@dataclass
+class Service:
+    spec: ServiceSpec
+    state: State = State.STOPPED
+    run: runner.Run | None = None
+    record: ServiceRecord = field(init=False)
+    exits: list[float] = field(default_factory=list)  # times of recent exits, for the window
+    restart_timer: asyncio.TimerHandle | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_task: asyncio.Task[StopReport] | None = None
+    pending: bool = False  # a start request is waiting for this service's dependencies
+    blocked: str | None = None  # why the last start request could not start it
+
+    def __post_init__(self) -> None:
+        self.record = ServiceRecord(self.spec.name)
+
+    def notify(self) -> None:
+        """Wake everything waiting for this service to change state."""
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+class Engine(Readiness):
+    def __init__(
+        self,
+        project: ProjectSpec,
+        *,
+        state: ProjectState,
+        state_dir: Path,
+        log: Callable[[str], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.project = project
+        self.state = state
+        self.state_dir = state_dir
+        self.run_id = state.run_id or uuid.uuid4().hex
+        self.log = log
+        self.clock = clock
+        self.settle_time = SETTLE_TIME
+        self.base_env: dict[str, str] = dict(os.environ)
+        self.services: dict[str, Service] = {}
+        self.sampler = logs.LogSampler(state_dir, [])
+        self.cgroup_root = self._cgroup_root()
+        self.dirty = True
+        self.last_touch = time.monotonic()
+        self.tasks: set[asyncio.Task[Any]] = set()  # strong references: asyncio keeps weak ones
+        self.probe_children: dict[int, tuple[subprocess.Popen[bytes], asyncio.Future[int]]] = {}
+        self.update_project(project)
+
+    # ---- configuration -------------------------------------------------------------------
+
+    def update_project(self, project: ProjectSpec) -> None:
+        """Adopt a newer configuration: running services keep theirs until they restart."""
+        self.project = project
+        settings: dict[str, Any] = project.settings
+        self.settle_time = float(settings.get("settle_time", SETTLE_TIME))
+        self.sampler.max_size = int(settings.get("log_max_size", logs.DEFAULT_MAX_SIZE))
+        self.sampler.keep = int(settings.get("log_keep", logs.DEFAULT_KEEP))
+        for spec in project.services:
+            service = self.services.get(spec.name)
+            if service is None:
+                service = self.services[spec.name] = Service(spec)
+                self.state.services[spec.name] = service.record
+                self.sampler.add(spec.name)
+            elif service.state in DOWN:
+                service.spec = spec
+            service.record.ports = list(spec.ports)
+            service.record.stop_signal = spec.stop_signal
+            service.record.stop_timeout = spec.stop_timeout
+
+    def _cgroup_root(self) -> Path | None:
+        root = project_cgroup(self.project.project_id)
+        if root is None:
+            return None
+        try:
+            oslayer.cgroup_create(root)
+        except OSError:
+            return None
+        return root
+
+    def background(self, coroutine: Any) -> asyncio.Task[Any]:
+        """Run ``coroutine`` as a task that cannot be garbage-collected before it ends."""
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def resolve(self, names: Iterable[str] | None, *, with_dependencies: bool) -> list[str]:
+        """Service names in start order; unknown names are a usage error."""
+        known = [spec.name for spec in self.project.services]
+        wanted = list(names or [])
+        for name in wanted:
+            if name not in known:
+                raise UnknownService(
+                    f"no service named {name!r}", hint=f"services: {', '.join(known)}"
+                )
+        if not wanted:
+            wanted = [s.name for s in self.project.services if s.autostart or not with_dependencies]
+        selected = set(wanted)
+        if with_dependencies:
+            for spec in reversed(self.project.services):
+                if spec.name in selected:
+                    selected.update(spec.depends_on)
+        return [name for name in known if name in selected]
+
+    # ---- transitions ---------------------------------------------------------------------
+
+    def _transition(self, service: Service, event: Event, **facts: Any) -> None:
+        rules = self._rules(service.spec)
+        decision = decide(service.state, event, rules, now=self.clock(), **facts)
+        if decision.state is not service.state:
+            self.log(f"{service.spec.name}: {service.state} -> {decision.state} ({event})")
+        service.state = decision.state
+        service.record.state = str(decision.state)
+        self.dirty = True
+        for action in decision.actions:
+            self._act(service, action, decision.delay)
+        self.save()  # a client reading the state file (supervisor hung) sees every change
+        service.notify()
+
+    def _rules(self, spec: ServiceSpec) -> RestartRules:
+        return RestartRules(
+            policy=spec.restart, limit=spec.restart_limit, window=spec.restart_window
+        )
+
+    def _act(self, service: Service, action: Action, delay: float) -> None:
+        if action is Action.SPAWN:
+            self._spawn(service)
+        elif action is Action.SCHEDULE_RESTART:
+            loop = asyncio.get_running_loop()
+            service.record.note = f"restarting in {delay:g}s"
+            service.restart_timer = loop.call_later(delay, self._restart_due, service)
+        elif action is Action.CANCEL_RESTART and service.restart_timer is not None:
+            service.restart_timer.cancel()
+            service.restart_timer = None
+        elif action is Action.RECLAIM:
+            service.stop_task = self.background(self._reclaim(service))
+
+    def _restart_due(self, service: Service) -> None:
+        service.restart_timer = None
+        if service.state is State.BACKOFF:
+            service.record.restarts += 1
+            self._transition(service, Event.BACKOFF_ELAPSED)
+
+    # ---- start ---------------------------------------------------------------------------
+
+    async def start(self, names: Iterable[str] | None, timeout: float) -> dict[str, Any]:
+        """Start the services (and their dependencies), then wait until each is ready, one fails,
+        or ``timeout`` passes. Returns per service what happened."""
+        self.touch()
+        order = self.resolve(names, with_dependencies=True)
+        already = [n for n in order if self.services[n].state in ALIVE]
+        started = [n for n in order if n not in already]
+        for name in started:
+            self.services[name].pending = True
+            self.services[name].blocked = None
+        for name in started:
+            self.background(self._start_one(self.services[name]))
+        failed = await self._wait_ready(order, time.monotonic() + timeout)
+        return {
+            "services": [self.describe(n) for n in order],
+            "already_running": already,
+            "started": started,
+            "failed": failed,
+        }
+
+    async def _start_one(self, service: Service) -> None:
+        try:
+            if service.stop_task is not None:
+                await asyncio.shield(service.stop_task)
+            for dependency in service.spec.depends_on:
+                if not await self._until_ready(self.services[dependency]):
+                    service.blocked = f"dependency {dependency!r} did not get ready"
+                    service.record.note = f"not started: {service.blocked}"
+                    return
+            if service.state in DOWN or service.state is State.BACKOFF:
+                service.exits.clear()
+                self._transition(service, Event.START)
+        finally:
+            service.pending = False
+            service.notify()
+
+    async def _until_ready(self, service: Service) -> bool:
+        while service.pending or service.state in (State.STARTING, State.STOPPING):
+            await service.changed.wait()
+        return service.state is State.READY
+
+    async def _wait_ready(self, order: list[str], deadline: float) -> str | None:
+        """None when all are ready; else the first that failed, or that is late at the deadline."""
+        while True:
+            waiting = []
+            for name in order:
+                service = self.services[name]
+                if service.pending or service.state is State.STARTING:
+                    waiting.append(service)
+                elif service.state is not State.READY:
+                    return name
+            if not waiting:
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                waiting[0].record.note = "not ready before the start timeout"
+                return waiting[0].spec.name
+            waits = [asyncio.ensure_future(s.changed.wait()) for s in waiting]
+            await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waits:
+                waiter.cancel()
+
+    def _spawn(self, service: Service) -> None:
+        spec = service.spec
+        service.record.note = None
+        cgroup = self._service_cgroup(spec.name)
+        try:
+            run = runner.spawn(
+                spec,
+                base_env=self.base_env,
+                project_id=self.project.project_id,
+                run_id=self.run_id,
+                state_dir=self.state_dir,
+                cgroup=cgroup,
+            )
+        except runner.SpawnFailed as exc:
+            service.record.note = str(exc)
+            service.record.last_exit = {"code": 127, "signal": None, "time": self.clock()}
+            self.log(f"{spec.name}: {exc}")
+            self._transition(service, Event.EXIT, failed=True, recent_exits=service.exits)
+            return
+        service.run = run
+        self._record_run(service, run)
+        logs.write_marker(self.state_dir, spec.name, f"corral: started pid {run.pid}")
+        self.log(f"{spec.name}: started pid {run.pid} pgid {run.pgid} ({spec.command_line})")
+        self._begin_readiness(service, run)
+
+    def _service_cgroup(self, name: str) -> Path | None:
+        if self.cgroup_root is None:
+            return None
+        path = self.cgroup_root / name
+        try:
+            oslayer.cgroup_create(path)
+        except OSError:
+            return None
+        return path
+
+    def _record_run(self, service: Service, run: runner.Run) -> None:
+        record = service.record
+        record.run_id = run.run_id
+        record.leader = run.identity
+        record.pgid = run.pgid
+        record.cgroup = str(run.cgroup) if run.cgroup else None
+        record.lifeline = run.lifeline
+        record.members = [run.identity]
+        record.started_at = run.started_at
+        record.last_exit = None
+        self.dirty = True
+
+    # ---- exits ---------------------------------------------------------------------------
+
+    def reap(self) -> None:
+        """Collect every exited child: our leaders and the orphans reparented to us."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.probe_children:
+                child, future = self.probe_children.pop(pid)
+                child.returncode = os.waitstatus_to_exitcode(status)
+                if not future.done():
+                    future.set_result(child.returncode)
+                continue
+            service = self._service_of_leader(pid)
+            if service is None:
+                self.log(f"reaped orphan pid {pid} ({_describe_status(status)})")
+                continue
+            assert service.run is not None
+            service.run.exit_status = status
+            service.run.exited_at = self.clock()
+            service.run.popen.returncode = os.waitstatus_to_exitcode(status)
+            self._check_run_over(service)
+
+    def _service_of_leader(self, pid: int) -> Service | None:
+        for service in self.services.values():
+            if service.run is not None and service.run.pid == pid:
+                return service
+        return None
+
+    def _check_run_over(self, service: Service) -> None:
+        """A run is over when its leader exited and none of its members is left."""
+        run = service.run
+        if run is None or not run.leader_reaped or service.state is State.STOPPING:
+            return
+        if find_members(self.trace(service)):
+            service.record.note = "leader exited; other processes of the service still run"
+            return
+        self._end_run(service)
+        assert run.exit_status is not None
+        code = os.waitstatus_to_exitcode(run.exit_status)
+        failed = code != 0
+        service.record.last_exit = _exit_info(run.exit_status, self.clock())
+        self.log(f"{service.spec.name}: pid {run.pid} {_describe_status(run.exit_status)}")
+        logs.write_marker(
+            self.state_dir, service.spec.name, f"corral: {_describe_status(run.exit_status)}"
+        )
+        recent = list(service.exits)
+        service.exits.append(self.clock())
+        self._transition(service, Event.EXIT, failed=failed, recent_exits=recent)
+
+    def _end_run(self, service: Service) -> None:
+        if service.run is not None:
+            service.run.close()
+        service.run = None
+
+    # ---- stop ----------------------------------------------------------------------------
+
+    async def stop(self, names: Iterable[str] | None) -> list[StopReport]:
+        """Stop services, dependents before their dependencies, independent ones in parallel."""
+        self.touch()
+        selected = self.resolve(names, with_dependencies=False)
+        if names:  # stopping a service stops what depends on it first
+            selected = self._with_dependents(selected)
+        reports: dict[str, StopReport] = {}
+        for wave in self._stop_waves(selected):
+            results = await asyncio.gather(*(self._stop_one(self.services[n]) for n in wave))
+            reports.update(zip(wave, results, strict=True))
+        return [reports[name] for name in selected]
+
+    def _with_dependents(self, names: list[str]) -> list[str]:
+        selected = set(names)
+        for spec in self.project.services:
+            if selected & set(spec.depends_on):
+                selected.add(spec.name)
+        return [s.name for s in self.project.services if s.name in selected]
+
+    def _stop_waves(self, names: list[str]) -> list[list[str]]:
+        """Groups that can stop in parallel: a service waits for everything depending on it."""
+        remaining = list(names)
+        waves: list[list[str]] = []
+        while remaining:
+            wave = [
+                n
+                for n in remaining
+                if not any(n in self.services[o].spec.depends_on for o in remaining if o != n)
+            ]
+            waves.append(wave or remaining[:1])
+            remaining = [n for n in remaining if n not in waves[-1]]
+        return waves
+
+    async def _stop_one(self, service: Service) -> StopReport:
+        if service.state in ALIVE or service.state is State.BACKOFF:
+            self._transition(service, Event.STOP)
+        if service.stop_task is not None:
+            return await asyncio.shield(service.stop_task)
+        # Down already: still sweep, in case something of it survived.
+        return await reclaim(self.trace(service), exclude=self._daemon_pids())
+
+    async def _reclaim(self, service: Service) -> StopReport:
+        run = service.run
+        pinned = run is not None and not run.leader_reaped
+        report = await reclaim(
+            self.trace(service), group_pinned=pinned, exclude=self._daemon_pids()
+        )
+        self.reap()
+        if run is not None and run.exit_status is not None:
+            report.exit = _exit_info(run.exit_status, run.exited_at or self.clock())
+            service.record.last_exit = report.exit
+        self._end_run(service)
+        service.record.note = None if report.ok else "stop incomplete: see the stop report"
+        self.log(f"{service.spec.name}: stop {report.outcome} in {report.elapsed:.3f}s")
+        service.stop_task = None
+        self._transition(service, Event.RECLAIMED)
+        return report
+
+    def _daemon_pids(self) -> set[int]:
+        pids = {os.getpid()}
+        if self.state.guard is not None:
+            pids.add(self.state.guard.pid)
+        return pids
+
+    def trace(self, service: Service) -> Trace:
+        record = service.record
+        return Trace(
+            project_id=self.project.project_id,
+            service=service.spec.name,
+            pgid=record.pgid,
+            leader=record.leader,
+            cgroup=record.cgroup,
+            lifeline=record.lifeline,
+            recorded=list(record.members),
+            ports=tuple(service.spec.ports),
+            stop_signal=service.spec.stop_signal,
+            stop_timeout=service.spec.stop_timeout,
+        )
+
+    # ---- housekeeping --------------------------------------------------------------------
+
+    def touch(self) -> None:
+        self.last_touch = time.monotonic()
+
+    def busy(self) -> bool:
+        return any(s.state not in DOWN for s in self.services.values())
+
+    def refresh_members(self) -> None:
+        """Record every live member of every running service (pid and start time)."""
+        for service in self.services.values():
+            if service.run is None:
+                continue
+            members = find_members(self.trace(service), self._daemon_pids())
+            known = {(m.pid, m.start) for m in service.record.members}
+            for member in members.values():
+                if (member.identity.pid, member.identity.start) not in known:
+                    service.record.members.append(member.identity)
+                    self.dirty = True
+            if service.run.leader_reaped:
+                self._check_run_over(service)
+
+    def save(self) -> None:
+        if self.dirty:
+            write_state(self.project.root, self.state)
+            self.dirty = False
+
+    def describe(self, name: str) -> dict[str, Any]:
+        service = self.services[name]
+        record = service.record
+        run = service.run
+        return {
+            "name": name,
+            "state": str(service.state),
+            "pid": run.pid if run else None,
+            "pgid": run.pgid if run else None,
+            "started_at": record.started_at if run else None,
+            "restarts": record.restarts,
+            "ports": list(service.spec.ports),
+            "last_exit": record.last_exit,
+            "note": record.note,
+            "members": [m.pid for m in record.members if run and same_process(m)],
+            "log": str(logs.log_path(self.state_dir, name)),
+        }
+
+    def status(self) -> dict[str, Any]:
+        """What runs now, with the ports each service's processes really listen on."""
+        names = [spec.name for spec in self.project.services]
+        described = [self.describe(name) for name in names]
+        member_pids = {pid for item in described for pid in item["members"]}
+        listening = listening_ports(member_pids)
+        for item in described:
+            item["listening"] = sorted(
+                {port for pid in item["members"] for port in listening.get(pid, ())}
+            )
+        return {
+            "source": "supervisor",
+            "supervisor": {
+                "pid": os.getpid(),
+                "run_id": self.run_id,
+                "started_at": self.state.started_at,
+            },
+            "services": described,
+        }
+
+    async def shutdown(self) -> list[StopReport]:
+        reports = await self.stop(None) if self.busy() else []
+        if self.cgroup_root is not None:
+            oslayer.cgroup_remove(self.cgroup_root)
+        return reports
+
+
+def project_cgroup(project_id: str) -> Path | None:
+    """Where a project's service cgroups live, when this machine lets us have cgroups."""
+    base = oslayer.cgroup_base()
+    return None if base is None else base / f"corral-{project_id}"
+
+
+def listening_ports(pids: set[int]) -> dict[int, set[int]]:
+    """pid -> TCP ports it listens on, for the given processes (a targeted fd scan)."""
+    if not pids:
+        return {}
+    sockets = oslayer.listeners()
+    holders = oslayer.socket_holders([item.inode for item in sockets], pids)
+    result: dict[int, set[int]] = {}
+    for item in sockets:
+        for pid in holders.get(item.inode, set()) & pids:
+            result.setdefault(pid, set()).add(item.port)
+    return result
+
+
+def _exit_info(status: int, when: float) -> dict[str, Any]:
+    if os.WIFSIGNALED(status):
+        return {"code": None, "signal": signal.Signals(os.WTERMSIG(status)).name, "time": when}
+    return {"code": os.waitstatus_to_exitcode(status), "signal": None, "time": when}
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with code {os.waitstatus_to_exitcode(status)}"
+
+
+def identity_of_self() -> ProcessIdentity | None:
+    return oslayer.identify(os.getpid())
+
+
+__all__ = ["CorralError", "Engine", "UnknownService", "identity_of_self"]

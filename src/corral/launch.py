@@ -1,0 +1,110 @@
+"""Starting a project's supervisor when none runs: at most one, whoever asks at the same time."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from corral import client
+from corral.errors import CorralError
+from corral.model import MARKER_PROJECT, ProjectSpec
+from corral.paths import (
+    ensure_state_dir,
+    socket_path,
+    spawn_lock_path,
+    supervisor_lock_path,
+    supervisor_log_path,
+)
+
+START_TIMEOUT = 15.0
+
+
+def supervisor_alive(root: Path) -> bool:
+    """Whether a guard or supervisor holds the project's lock. The kernel drops the lock when its
+    holders die, so this is right even for a supervisor that is stopped or hung."""
+    try:
+        fd = os.open(supervisor_lock_path(root), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@contextlib.contextmanager
+def _locked(path: Path, timeout: float) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise CorralError(f"{path} stayed locked for {timeout:g}s") from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
+
+
+def ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
+    """The socket of the project's supervisor, starting one (under a lock) if none runs."""
+    sock = socket_path(project.project_id)
+    if client.ping(sock):
+        return sock
+    ensure_state_dir(project.root)
+    with _locked(spawn_lock_path(project.root), START_TIMEOUT):
+        if client.ping(sock):
+            return sock
+        if not supervisor_alive(project.root):
+            _spawn_guard(project, config_file)
+        _wait_until_answering(project, sock)
+    return sock
+
+
+def _spawn_guard(project: ProjectSpec, config_file: Path | None) -> None:
+    log = os.open(supervisor_log_path(project.root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    env = {**os.environ, "CORRAL_ROLE": "guard", MARKER_PROJECT: project.project_id}
+    argv = [sys.executable, "-m", "corral.guard", str(project.root), str(config_file or "")]
+    try:
+        intermediate = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            close_fds=True,
+            start_new_session=True,
+            cwd=project.root,
+            env=env,
+        )
+    finally:
+        os.close(log)
+    intermediate.wait(timeout=START_TIMEOUT)  # it forks the guard and exits at once
+
+
+def _wait_until_answering(project: ProjectSpec, sock: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    delay = 0.005
+    while time.monotonic() < deadline:
+        if client.ping(sock, timeout=1.0):
+            return
+        if not supervisor_alive(project.root) and time.monotonic() > deadline - START_TIMEOUT + 2:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    raise CorralError(
+        "the supervisor did not start",
+        hint=f"see {supervisor_log_path(project.root)}",
+    )

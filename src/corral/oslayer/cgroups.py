@@ -1,0 +1,128 @@
+"""cgroup v2: a leaf per service, joined between fork and exec; ``cgroup.kill`` ends a stop.
+
+Used only where a cgroup v2 directory we may create children in exists (root without systemd,
+or a delegated subtree). Everything here tolerates its absence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+
+@functools.cache
+def cgroup_base() -> Path | None:
+    """Our own cgroup v2 directory, if we can create sub-cgroups in it."""
+    mount = _cgroup2_mount()
+    own = _own_cgroup()
+    if mount is None or own is None:
+        return None
+    base = Path(mount) / own.lstrip("/")
+    probe = base / f"corral-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError:
+        return None
+    control = base / "cgroup.subtree_control"
+    if own != "/" and control.exists() and control.read_text().strip():
+        return None  # controllers enabled here: our leaves could not hold processes
+    return base
+
+
+def _cgroup2_mount() -> str | None:
+    try:
+        with open("/proc/self/mountinfo") as handle:
+            for line in handle:
+                before, _, after = line.partition(" - ")
+                if after.split(" ", 1)[0] == "cgroup2":
+                    return before.split()[4]
+    except OSError:
+        return None
+    return None
+
+
+def _own_cgroup() -> str | None:
+    try:
+        with open("/proc/self/cgroup") as handle:
+            for line in handle:
+                if line.startswith("0::"):
+                    return line[3:].strip()
+    except OSError:
+        return None
+    return None
+
+
+def cgroup_create(path: Path) -> None:
+    path.mkdir(exist_ok=True)
+
+
+def cgroup_join(path: Path) -> None:
+    """Move the calling process into ``path``. Safe between fork and exec (plain os calls);
+    best effort: a failure leaves the process where it was and the other layers still hold."""
+    try:
+        fd = os.open(os.path.join(path, "cgroup.procs"), os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.write(fd, b"0")
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def cgroup_procs(path: Path | str) -> list[int]:
+    """Every process in ``path`` and the cgroups below it."""
+    found: list[int] = []
+    for directory, _dirs, _files in os.walk(path):
+        with contextlib.suppress(OSError), open(os.path.join(directory, "cgroup.procs")) as f:
+            found.extend(int(line) for line in f if line.strip())
+    return found
+
+
+def cgroup_populated(path: Path | str) -> bool:
+    try:
+        with open(os.path.join(path, "cgroup.events")) as handle:
+            return any(line.strip() == "populated 1" for line in handle)
+    except OSError:
+        return False
+
+
+def cgroup_kill_all(path: Path | str, fallback: Callable[[Iterable[int]], None]) -> bool:
+    """SIGKILL everything in the subtree atomically (Linux >= 5.14); otherwise kill each member
+    through ``fallback``. True when ``cgroup.kill`` was used."""
+    try:
+        fd = os.open(os.path.join(path, "cgroup.kill"), os.O_WRONLY)
+    except FileNotFoundError:
+        fallback(cgroup_procs(path))
+        return False
+    except OSError:
+        return False
+    try:
+        os.write(fd, b"1")
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def cgroup_wait_empty(path: Path | str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while cgroup_populated(path):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def cgroup_remove(path: Path | str) -> None:
+    """Remove the subtree bottom-up; busy or missing directories are left alone."""
+    for directory, _dirs, _files in os.walk(path, topdown=False):
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)

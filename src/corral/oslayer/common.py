@@ -1,0 +1,60 @@
+"""Types shared by the platform implementations."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SignalOutcome(enum.Enum):
+    SENT = "sent"
+    GONE = "gone"  # the process no longer exists
+    REUSED = "reused"  # the pid now names another process: nothing was sent
+    DENIED = "denied"  # another user's process, or the kernel refused
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    state: str
+    start: int  # clock ticks since boot (Linux); microseconds since the epoch elsewhere
+    comm: str
+    uid: int
+
+
+@dataclass(frozen=True)
+class Listener:
+    port: int
+    address: str
+    family: int
+    uid: int
+    inode: int
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    platform: str
+    subreaper: bool
+    pidfd: bool
+    pidfs_inode: bool
+    cgroup: Path | None
+    cgroup_kill: bool
+    proc_children: bool
+    inet_diag: bool
+
+    def layers(self) -> dict[str, bool]:
+        return {
+            "process groups": True,
+            "subreaper": self.subreaper,
+            "pidfd signals": self.pidfd,
+            "pidfs identity": self.pidfs_inode,
+            "cgroup v2": self.cgroup is not None,
+            "cgroup.kill": self.cgroup_kill,
+            "environment markers": True,
+            "lifeline fd": self.platform == "linux",
+            "inet_diag ports": self.inet_diag,
+        }

@@ -1,0 +1,402 @@
+"""Linux: pidfd signals after identity checks, subreaper, /proc scans for markers and fds.
+
+Ports are in ``netdiag``, cgroups in ``cgroups``; this module re-exports both so that callers see
+one interface.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import select
+import signal
+from collections.abc import Iterable
+
+from corral.model import ProcessIdentity
+from corral.oslayer.cgroups import (
+    cgroup_base,
+    cgroup_create,
+    cgroup_join,
+    cgroup_kill_all,
+    cgroup_populated,
+    cgroup_procs,
+    cgroup_remove,
+    cgroup_wait_empty,
+)
+from corral.oslayer.common import Capabilities, Listener, ProcStat, SignalOutcome
+from corral.oslayer.netdiag import inet_diag_works, listeners, port_is_free
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+MARKER_PREFIX = b"CORRAL_"
+
+
+@functools.cache
+def boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+        uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+    head, _, tail = data.rpartition(b")")  # comm may hold spaces and parentheses
+    fields = tail.split()
+    comm = head.partition(b"(")[2].decode(errors="replace")
+    return ProcStat(
+        pid=pid,
+        ppid=int(fields[1]),
+        pgid=int(fields[2]),
+        sid=int(fields[3]),
+        state=fields[0].decode(),
+        start=int(fields[19]),
+        comm=comm,
+        uid=uid,
+    )
+
+
+def identify(pid: int, *, with_inode: bool = False) -> ProcessIdentity | None:
+    """The identity of a live process; ``with_inode`` adds its pidfs inode (one more syscall)."""
+    stat = read_stat(pid)
+    if stat is None:
+        return None
+    inode = _pidfs_inode(pid) if with_inode and capabilities().pidfs_inode else None
+    return ProcessIdentity(pid, stat.start, boot_id(), inode)
+
+
+def _pidfs_inode(pid: int) -> int | None:
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return None
+    try:
+        return os.fstat(fd).st_ino
+    finally:
+        os.close(fd)
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return ""
+    return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+
+
+def cwd(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return None
+
+
+def read_markers(pid: int) -> dict[str, str] | None:
+    data = _read_all(f"/proc/{pid}/environ")
+    return None if data is None else _markers(data)
+
+
+def _read_all(path: str) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _markers(data: bytes) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if MARKER_PREFIX not in data:
+        return found
+    for item in data.split(b"\0"):
+        if item.startswith(MARKER_PREFIX):
+            key, _, value = item.partition(b"=")
+            found[key.decode(errors="replace")] = value.decode(errors="replace")
+    return found
+
+
+class ProcessHandle:
+    """A pidfd: it names one process for as long as it is open, whatever happens to the pid."""
+
+    def __init__(self, fd: int, identity: ProcessIdentity) -> None:
+        self.fd = fd
+        self.identity = identity
+
+    def signal(self, sig: int) -> bool:
+        """Send ``sig``; False when the process has already exited."""
+        try:
+            signal.pidfd_send_signal(self.fd, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def has_exited(self) -> bool:
+        return self.wait_exited(0)
+
+    def wait_exited(self, timeout: float) -> bool:
+        readable, _, _ = select.select([self.fd], [], [], max(timeout, 0))
+        return bool(readable)
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> ProcessHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_verified(identity: ProcessIdentity) -> tuple[int | None, SignalOutcome]:
+    """A pidfd for ``identity``, opened first and verified second, so the check cannot race."""
+    try:
+        fd = os.pidfd_open(identity.pid)
+    except ProcessLookupError:
+        return None, SignalOutcome.GONE
+    except OSError:
+        return None, SignalOutcome.DENIED
+    stat = read_stat(identity.pid)
+    outcome = SignalOutcome.SENT
+    if stat is None:
+        outcome = SignalOutcome.GONE
+    elif stat.start != identity.start or (
+        identity.inode is not None and os.fstat(fd).st_ino != identity.inode
+    ):
+        outcome = SignalOutcome.REUSED
+    elif stat.uid != os.getuid():
+        outcome = SignalOutcome.DENIED  # never another user's process
+    if outcome is not SignalOutcome.SENT:
+        os.close(fd)
+        return None, outcome
+    return fd, outcome
+
+
+def open_process(identity: ProcessIdentity) -> ProcessHandle | None:
+    fd, _ = _open_verified(identity)
+    return None if fd is None else ProcessHandle(fd, identity)
+
+
+def safe_signal(identity: ProcessIdentity, sig: int) -> SignalOutcome:
+    fd, outcome = _open_verified(identity)
+    if fd is None:
+        return outcome
+    try:
+        signal.pidfd_send_signal(fd, sig)
+    except ProcessLookupError:
+        return SignalOutcome.GONE
+    except PermissionError:
+        return SignalOutcome.DENIED
+    finally:
+        os.close(fd)
+    return SignalOutcome.SENT
+
+
+@functools.cache
+def _libc():  # type: ignore[no-untyped-def]
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def set_child_subreaper() -> bool:
+    return _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def set_parent_death_signal(sig: int) -> bool:
+    return _libc().prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+
+
+def children(pid: int) -> list[int]:
+    """Children of ``pid`` from /proc/PID/task/*/children (a hint: exiting children may hide
+    others for a moment, so callers confirm with other layers)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
+                found.extend(int(item) for item in handle.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def reap(pid: int) -> int | None:
+    """The wait status of our child ``pid`` if it has exited (reaping it), else None. A pid that
+    is not our child (ECHILD) also gives None: someone else reaps it."""
+    try:
+        reaped, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return status if reaped else None
+
+
+def list_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _own_pids(uid: int | None) -> Iterable[int]:
+    uid = os.getuid() if uid is None else uid
+    for pid in list_pids():
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                yield pid
+        except OSError:
+            continue
+
+
+def scan_markers(uid: int | None = None) -> dict[int, dict[str, str]]:
+    """Every process of ``uid`` (default: ours) carrying CORRAL_* variables, with them."""
+    me = os.getpid()
+    found: dict[int, dict[str, str]] = {}
+    for pid in _own_pids(uid):
+        if pid == me:
+            continue
+        data = _read_all(f"/proc/{pid}/environ")
+        if data and MARKER_PREFIX in data:
+            found[pid] = _markers(data)
+    return found
+
+
+def fd_targets(pid: int) -> set[str]:
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return set()
+    targets = set()
+    for name in names:
+        try:
+            targets.add(os.readlink(f"/proc/{pid}/fd/{name}"))
+        except OSError:
+            continue
+    return targets
+
+
+def scan_fd_holders(targets: set[str], pids: Iterable[int] | None = None) -> dict[str, set[int]]:
+    """Which processes hold an fd whose link reads as one of ``targets`` ("pipe:[N]", ...)."""
+    holders: dict[str, set[int]] = {}
+    if not targets:
+        return holders
+    for pid in pids if pids is not None else _own_pids(None):
+        for target in fd_targets(pid) & targets:
+            holders.setdefault(target, set()).add(pid)
+    return holders
+
+
+def pipe_link(fd: int) -> str:
+    return f"pipe:[{os.fstat(fd).st_ino}]"
+
+
+def socket_holders(inodes: Iterable[int], pids: Iterable[int] | None = None) -> dict[int, set[int]]:
+    """inode -> pids holding that socket (only ``pids`` when given: a targeted scan)."""
+    wanted = {f"socket:[{inode}]": inode for inode in inodes}
+    found = scan_fd_holders(set(wanted), pids)
+    return {wanted[target]: pids_ for target, pids_ in found.items()}
+
+
+def cgroup_kill(path: object) -> bool:
+    return cgroup_kill_all(path, _kill_members)  # type: ignore[arg-type]
+
+
+def _kill_members(pids: Iterable[int]) -> None:
+    for pid in pids:
+        identity = identify(pid)
+        if identity is not None:
+            safe_signal(identity, signal.SIGKILL)
+
+
+@functools.cache
+def capabilities() -> Capabilities:
+    pidfd = hasattr(os, "pidfd_open") and _pidfs_inode(os.getpid()) is not None
+    base = cgroup_base()
+    return Capabilities(
+        platform="linux",
+        subreaper=_libc().prctl(PR_GET_CHILD_SUBREAPER, _int_pointer(), 0, 0, 0) == 0,
+        pidfd=pidfd,
+        pidfs_inode=pidfd and _pidfs_inode(os.getpid()) != _pidfs_inode(os.getppid()),
+        cgroup=base,
+        cgroup_kill=base is not None and _has_cgroup_kill(base),
+        proc_children=os.path.exists(f"/proc/self/task/{os.getpid()}/children"),
+        inet_diag=inet_diag_works(),
+    )
+
+
+def _int_pointer():  # type: ignore[no-untyped-def]
+    import ctypes
+
+    return ctypes.byref(ctypes.c_int())
+
+
+def _has_cgroup_kill(base: object) -> bool:
+    from pathlib import Path
+
+    probe = Path(str(base)) / f"corral-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return False
+    try:
+        return (probe / "cgroup.kill").exists()
+    finally:
+        probe.rmdir()
+
+
+__all__ = [
+    "Capabilities",
+    "Listener",
+    "ProcStat",
+    "ProcessHandle",
+    "SignalOutcome",
+    "boot_id",
+    "capabilities",
+    "cgroup_base",
+    "cgroup_create",
+    "cgroup_join",
+    "cgroup_kill",
+    "cgroup_populated",
+    "cgroup_procs",
+    "cgroup_remove",
+    "cgroup_wait_empty",
+    "children",
+    "cmdline",
+    "cwd",
+    "fd_targets",
+    "identify",
+    "list_pids",
+    "listeners",
+    "open_process",
+    "pipe_link",
+    "port_is_free",
+    "read_markers",
+    "read_stat",
+    "reap",
+    "safe_signal",
+    "scan_fd_holders",
+    "scan_markers",
+    "set_child_subreaper",
+    "set_parent_death_signal",
+    "socket_holders",
+]

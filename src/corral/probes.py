@@ -1,0 +1,153 @@
+"""Readiness probes. Each ``check`` answers (passed, why-not) once; the engine polls it.
+
+- tcp: something in the service's own process tree listens on the port. A listener that belongs
+  to another process does not count, and the reason names it.
+- http: GET on a loopback URL answers with a status below 400.
+- log: a regex matches the service's output written since this run started.
+- cmd: a command exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from corral import oslayer
+from corral.model import ProbeKind, ReadyProbe
+
+
+@dataclass
+class ProbeResult:
+    passed: bool
+    reason: str = ""
+
+
+class TcpProbe:
+    def __init__(self, ports: Collection[int], members: Callable[[], set[int]]) -> None:
+        self.ports = tuple(ports)
+        self.members = members
+
+    async def check(self) -> ProbeResult:
+        for port in self.ports:
+            result = self._check_port(port)
+            if not result.passed:
+                return result
+        return ProbeResult(True)
+
+    def _check_port(self, port: int) -> ProbeResult:
+        sockets = oslayer.listeners([port])
+        if not sockets:
+            return ProbeResult(False, f"nothing listens on port {port} (connection refused)")
+        members = self.members()
+        holders = oslayer.socket_holders([s.inode for s in sockets], members)
+        if any(holders.get(s.inode, set()) & members for s in sockets):
+            return ProbeResult(True)
+        everyone = oslayer.socket_holders([s.inode for s in sockets])
+        owners = sorted({pid for s in sockets for pid in everyone.get(s.inode, set())})
+        if owners:
+            who = ", ".join(f"pid {pid} ({oslayer.cmdline(pid)[:60]})" for pid in owners)
+        else:
+            who = f"a process of uid {sockets[0].uid}"
+        return ProbeResult(False, f"port {port} is held by {who}, not by this service")
+
+
+class HttpProbe:
+    def __init__(self, url: str, timeout: float = 2.0) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    async def check(self) -> ProbeResult:
+        parts = urlsplit(self.url)
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            status = await asyncio.wait_for(self._get(host, port, path, parts.scheme), self.timeout)
+        except (OSError, TimeoutError) as exc:
+            reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else str(exc)
+            return ProbeResult(False, f"GET {self.url}: {reason or type(exc).__name__}")
+        if status < 400:
+            return ProbeResult(True)
+        return ProbeResult(False, f"GET {self.url}: HTTP {status}")
+
+    async def _get(self, host: str, port: int, path: str, scheme: str) -> int:
+        ssl = scheme == "https" or None
+        if ssl:
+            import ssl as ssl_module
+
+            ssl = ssl_module._create_unverified_context()  # loopback dev servers: self-signed
+        reader, writer = await asyncio.open_connection(host, port, ssl=ssl)
+        try:
+            writer.write(
+                f"GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: corral\r\n\r\n".encode()
+            )
+            await writer.drain()
+            line = await reader.readline()
+        finally:
+            writer.close()
+        match = re.match(rb"HTTP/\d(?:\.\d)? (\d{3})", line)
+        if match is None:
+            raise OSError(f"not an HTTP response: {line[:40]!r}")
+        return int(match.group(1))
+
+
+class LogProbe:
+    """Scans the log file from the run's first byte; remembers how far it got."""
+
+    def __init__(self, pattern: str, log_file: Path, offset: int) -> None:
+        self.pattern = re.compile(pattern)
+        self.log_file = log_file
+        self.offset = offset
+        self.pending = b""
+
+    async def check(self) -> ProbeResult:
+        try:
+            with open(self.log_file, "rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read(4 * 1024 * 1024)
+        except OSError as exc:
+            return ProbeResult(False, f"cannot read the log: {exc.strerror}")
+        self.offset += len(data)
+        text = self.pending + data
+        lines = text.split(b"\n")
+        self.pending = lines.pop()[-65536:]
+        for line in [*lines, self.pending]:
+            if self.pattern.search(line.decode(errors="replace")):
+                return ProbeResult(True)
+        return ProbeResult(False, f"log line matching {self.pattern.pattern!r} not seen yet")
+
+
+class CmdProbe:
+    """Runs ``/bin/sh -c COMMAND``; the engine supplies how (it owns child reaping)."""
+
+    def __init__(
+        self, command: str, run: Callable[[str, float], asyncio.Future[int]], timeout: float = 5.0
+    ) -> None:
+        self.command = command
+        self.run = run
+        self.timeout = timeout
+
+    async def check(self) -> ProbeResult:
+        try:
+            code = await self.run(self.command, self.timeout)
+        except TimeoutError:
+            return ProbeResult(False, f"{self.command!r} did not finish within {self.timeout:g}s")
+        except OSError as exc:
+            return ProbeResult(False, f"cannot run {self.command!r}: {exc.strerror}")
+        if code == 0:
+            return ProbeResult(True)
+        return ProbeResult(False, f"{self.command!r} exited with code {code}")
+
+
+Probe = TcpProbe | HttpProbe | LogProbe | CmdProbe
+
+
+def default_probe(ready: ReadyProbe | None, ports: tuple[int, ...]) -> ReadyProbe | None:
+    """A service that declares ports and no probe gets a tcp probe on its ports."""
+    if ready is not None or not ports:
+        return ready
+    return ReadyProbe(ProbeKind.TCP, ports[0])

@@ -1,0 +1,123 @@
+"""Readiness: when a run counts as ready. A probe from the config (or the default tcp probe on
+declared ports) is polled until it passes or its timeout; without one, a run is ready once it
+stayed up for the settle time. Mixed into the engine, whose state it changes only through
+``_transition``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+from corral import logs, oslayer, probes, runner
+from corral.lifecycle import Event, State
+from corral.model import ProbeKind, ProcessIdentity, ReadyProbe
+from corral.reclaim import same_process
+
+if TYPE_CHECKING:
+    from corral.engine import Engine, Service
+
+
+class Readiness:
+    def _settled(self: Engine, service: Service, run: runner.Run) -> None:
+        if service.run is run and service.state is State.STARTING:
+            self._transition(service, Event.READY)
+
+    def _begin_readiness(self: Engine, service: Service, run: runner.Run) -> None:
+        ready = probes.default_probe(service.spec.ready, service.spec.ports)
+        if ready is None:
+            asyncio.get_running_loop().call_later(self.settle_time, self._settled, service, run)
+            return
+        probe = self._make_probe(service, run, ready)
+        self.background(self._probe_loop(service, run, probe, ready))
+
+    def _make_probe(
+        self: Engine, service: Service, run: runner.Run, ready: ReadyProbe
+    ) -> probes.Probe:
+        spec = service.spec
+        if ready.kind is ProbeKind.TCP:
+            ports = spec.ports if spec.ready is None else (int(ready.target),)
+            return probes.TcpProbe(ports, lambda: self.quick_members(service))
+        if ready.kind is ProbeKind.HTTP:
+            return probes.HttpProbe(str(ready.target))
+        if ready.kind is ProbeKind.LOG:
+            return probes.LogProbe(
+                str(ready.target), logs.log_path(self.state_dir, spec.name), run.log_offset
+            )
+        return probes.CmdProbe(str(ready.target), lambda cmd, t: self._run_probe(service, cmd, t))
+
+    async def _probe_loop(
+        self: Engine, service: Service, run: runner.Run, probe: probes.Probe, ready: ReadyProbe
+    ) -> None:
+        deadline = time.monotonic() + ready.timeout
+        while service.run is run and service.state is State.STARTING:
+            result = await probe.check()
+            if service.run is not run or service.state is not State.STARTING:
+                return
+            if result.passed:
+                service.record.note = None
+                self._transition(service, Event.READY)
+                return
+            service.record.note = f"not ready yet: {result.reason}"
+            if time.monotonic() >= deadline:
+                service.record.note = f"not ready after {ready.timeout:g}s: {result.reason}"
+                self.log(f"{service.spec.name}: {service.record.note}")
+                self._transition(service, Event.PROBE_FAILED)
+                return
+            service.notify()
+            await asyncio.sleep(ready.interval)
+
+    def quick_members(self: Engine, service: Service) -> set[int]:
+        """The run's processes by the cheap layers (tree, cgroup, records): for probes."""
+        run = service.run
+        if run is None:
+            return set()
+        pids = {run.pid, *self._descendants(run.pid)}
+        if run.cgroup is not None:
+            pids.update(oslayer.cgroup_procs(run.cgroup))
+        pids.update(m.pid for m in service.record.members if same_process(m))
+        return pids
+
+    def _descendants(self, pid: int) -> set[int]:
+        found: set[int] = set()
+        stack = [pid]
+        while stack:
+            for child in oslayer.children(stack.pop()):
+                if child not in found:
+                    found.add(child)
+                    stack.append(child)
+        return found
+
+    def _run_probe(
+        self: Engine, service: Service, command: str, timeout: float
+    ) -> asyncio.Future[int]:
+        """Run a probe command as our child; ``reap`` resolves the future with its exit code."""
+        env = runner.service_env(service.spec, self.base_env, self.project.project_id, self.run_id)
+        child = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            cwd=service.spec.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            process_group=0,
+        )
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.probe_children[child.pid] = (child, future)
+        handle = oslayer.open_process(oslayer.identify(child.pid) or ProcessIdentity(child.pid, 0))
+
+        async def bounded() -> int:
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), timeout)
+            except TimeoutError:
+                if handle is not None:
+                    handle.signal(signal.SIGKILL)
+                raise
+            finally:
+                if handle is not None:
+                    handle.close()
+
+        return asyncio.ensure_future(bounded())

@@ -1,0 +1,305 @@
+"""Stopping a service completely, and proving it: find every member by every layer, signal
+them through pidfds, escalate, sweep, and verify the service's ports are free.
+
+Used by the supervisor for every stop, by the guard when the supervisor died, and by clients that
+find a project's processes orphaned. It needs nothing but a ``Trace``: what the state file
+records about a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral import oslayer
+from corral.model import MARKER_PROJECT, MARKER_SERVICE, ProcessIdentity
+
+ROLE_VARIABLE = "CORRAL_ROLE"
+KILL_ROUNDS = 5
+KILL_ROUND_WAIT = 0.5
+PORT_RELEASE_WAIT = 1.0
+
+
+@dataclass
+class Trace:
+    """Everything that helps find a run's members, as recorded in the state file."""
+
+    project_id: str
+    service: str
+    pgid: int | None = None
+    leader: ProcessIdentity | None = None
+    cgroup: str | None = None
+    lifeline: str | None = None
+    recorded: list[ProcessIdentity] = field(default_factory=list)
+    ports: tuple[int, ...] = ()
+    stop_signal: int = signal.SIGTERM
+    stop_timeout: float = 10.0
+
+
+@dataclass
+class Member:
+    identity: ProcessIdentity
+    pgid: int
+    layers: set[str]
+    command: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"pid": self.identity.pid, "command": self.command, "layers": sorted(self.layers)}
+
+
+@dataclass
+class StopReport:
+    service: str
+    outcome: str = "not_running"  # not_running | exited | killed | failed
+    signal: str = "SIGTERM"
+    elapsed: float = 0.0
+    members: int = 0  # how many processes the stop found
+    swept: list[dict[str, Any]] = field(default_factory=list)  # members outside the group
+    survivors: list[dict[str, Any]] = field(default_factory=list)
+    ports_held: list[dict[str, Any]] = field(default_factory=list)
+    exit: dict[str, Any] | None = None  # the leader's exit, when the caller knows it
+
+    @property
+    def ok(self) -> bool:
+        return not self.survivors and not self.ports_held
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "ok": self.ok,
+            "outcome": self.outcome,
+            "signal": self.signal,
+            "elapsed": round(self.elapsed, 3),
+            "members": self.members,
+            "swept": self.swept,
+            "survivors": self.survivors,
+            "ports_held": self.ports_held,
+            "exit": self.exit,
+        }
+
+
+def find_members(trace: Trace, exclude: Iterable[int] = ()) -> dict[int, Member]:
+    """Every live process of the run, found by every layer, each verified by identity."""
+    excluded = {os.getpid(), *exclude}
+    found: dict[int, set[str]] = {}
+
+    def add(pids: Iterable[int], layer: str) -> None:
+        for pid in pids:
+            if pid not in excluded:
+                found.setdefault(pid, set()).add(layer)
+
+    for identity in [trace.leader, *trace.recorded]:
+        if identity is not None and same_process(identity):
+            add([identity.pid], "recorded")
+    if trace.cgroup:
+        add(oslayer.cgroup_procs(_path(trace.cgroup)), "cgroup")
+    add(_marker_hits(trace), "marker")
+    if trace.lifeline:
+        add(oslayer.scan_fd_holders({trace.lifeline}).get(trace.lifeline, set()), "lifeline")
+    add(_descendants(found), "tree")
+    return _verified(found, trace)
+
+
+def same_process(identity: ProcessIdentity) -> bool:
+    """Whether the process recorded as ``identity`` still runs (same pid and start time)."""
+    current = oslayer.identify(identity.pid)
+    return current is not None and current.start == identity.start
+
+
+def _path(text: str):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    return Path(text)
+
+
+def _marker_hits(trace: Trace) -> list[int]:
+    return [
+        pid
+        for pid, markers in oslayer.scan_markers().items()
+        if markers.get(MARKER_PROJECT) == trace.project_id
+        and markers.get(MARKER_SERVICE) == trace.service
+        and ROLE_VARIABLE not in markers
+    ]
+
+
+def _descendants(roots: Iterable[int]) -> list[int]:
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        for child in oslayer.children(stack.pop()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return list(seen)
+
+
+def _verified(found: dict[int, set[str]], trace: Trace) -> dict[int, Member]:
+    members: dict[int, Member] = {}
+    for pid, layers in found.items():
+        stat = oslayer.read_stat(pid)
+        if stat is None or not _alive(stat):
+            continue
+        identity = oslayer.identify(pid)
+        if identity is None:
+            continue
+        if trace.pgid is not None and stat.pgid == trace.pgid:
+            layers = {*layers, "group"}
+        members[pid] = Member(identity, stat.pgid, layers, oslayer.cmdline(pid))
+    return members
+
+
+def _alive(stat: oslayer.ProcStat) -> bool:
+    """A zombie is dead unless other threads of it still run (a main thread that called
+    pthread_exit shows Z while the process lives on)."""
+    if stat.state != "Z":
+        return True
+    try:
+        return len(os.listdir(f"/proc/{stat.pid}/task")) > 1
+    except OSError:
+        return False
+
+
+async def reclaim(
+    trace: Trace,
+    *,
+    group_pinned: bool = False,
+    exclude: Iterable[int] = (),
+    poll: float = 0.02,
+) -> StopReport:
+    """Stop every member of a run; see docs/design.md, "Stop (reclaim) algorithm".
+
+    ``group_pinned`` says the caller holds the group leader as an unreaped child, so the process
+    group number cannot belong to anybody else and ``killpg`` is safe.
+    """
+    excluded = set(exclude)
+    report = StopReport(trace.service, signal=signal.Signals(trace.stop_signal).name)
+    started = time.monotonic()
+    members = find_members(trace, excluded)
+    seen: dict[int, Member] = dict(members)
+    if members:
+        report.outcome = "exited"
+        signalled = _signal_all(trace, members, trace.stop_signal, group_pinned, set())
+        members = await _wait_gone(trace, excluded, seen, signalled, started, group_pinned, poll)
+        if members:
+            report.outcome = "killed"
+            members = await _kill_rounds(trace, excluded, seen, group_pinned)
+    report.elapsed = time.monotonic() - started
+    report.members = len(seen)
+    report.swept = [m.describe() for m in seen.values() if "group" not in m.layers]
+    report.survivors = [m.describe() for m in members.values()]
+    report.ports_held = await _verify_ports(trace, excluded, seen)
+    if not report.ok:
+        report.outcome = "failed"
+    return report
+
+
+def _signal_all(
+    trace: Trace, members: dict[int, Member], sig: int, group_pinned: bool, already: set[int]
+) -> set[int]:
+    """Send ``sig`` to members not yet signalled; returns the pids now signalled."""
+    if group_pinned and trace.pgid and not already:
+        for each in (sig, signal.SIGCONT):
+            try:
+                os.killpg(trace.pgid, each)
+            except ProcessLookupError:
+                break
+    for pid, member in members.items():
+        if pid in already:
+            continue
+        oslayer.safe_signal(member.identity, sig)
+        if sig != signal.SIGKILL:
+            oslayer.safe_signal(member.identity, signal.SIGCONT)
+    return already | set(members)
+
+
+async def _wait_gone(
+    trace: Trace,
+    excluded: set[int],
+    seen: dict[int, Member],
+    signalled: set[int],
+    started: float,
+    group_pinned: bool,
+    poll: float,
+) -> dict[int, Member]:
+    """Wait up to the stop timeout for every member (not just the leader) to be gone."""
+    deadline = started + trace.stop_timeout
+    while True:
+        members = find_members(trace, excluded)
+        seen.update(members)
+        if not members or time.monotonic() >= deadline:
+            return members
+        fresh = {pid: m for pid, m in members.items() if pid not in signalled}
+        if fresh:  # forked during the stop: they get the stop signal too
+            signalled = _signal_all(trace, fresh, trace.stop_signal, False, signalled)
+        await asyncio.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+        poll = min(poll * 1.5, 0.1)
+
+
+async def _kill_rounds(
+    trace: Trace, excluded: set[int], seen: dict[int, Member], group_pinned: bool
+) -> dict[int, Member]:
+    """SIGKILL everything found, re-discover, repeat until a round finds nothing (bounded)."""
+    members: dict[int, Member] = {}
+    for _ in range(KILL_ROUNDS):
+        if trace.cgroup:
+            oslayer.cgroup_kill(_path(trace.cgroup))
+        members = find_members(trace, excluded)
+        seen.update(members)
+        if not members:
+            return {}
+        _signal_all(trace, members, signal.SIGKILL, group_pinned, set())
+        deadline = time.monotonic() + KILL_ROUND_WAIT
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            if not any(same_process(m.identity) and _is_live(m) for m in members.values()):
+                break
+    return find_members(trace, excluded)
+
+
+def _is_live(member: Member) -> bool:
+    stat = oslayer.read_stat(member.identity.pid)
+    return stat is not None and _alive(stat)
+
+
+async def _verify_ports(
+    trace: Trace, excluded: set[int], seen: dict[int, Member]
+) -> list[dict[str, Any]]:
+    """Each declared port must be free; a holder that is one of ours is killed, others reported."""
+    held: list[dict[str, Any]] = []
+    for port in trace.ports:
+        deadline = time.monotonic() + PORT_RELEASE_WAIT
+        while not oslayer.port_is_free(port):
+            holders = port_holders(port)
+            ours = [h for h in holders if h.get("pid") in seen]
+            for holder in ours:
+                oslayer.safe_signal(seen[holder["pid"]].identity, signal.SIGKILL)
+            if time.monotonic() >= deadline:
+                held.append({"port": port, "holders": holders})
+                break
+            await asyncio.sleep(0.02)
+    return held
+
+
+def port_holders(port: int) -> list[dict[str, Any]]:
+    """Who listens on ``port``: pid and command where the kernel lets us see them, else uid."""
+    listeners = oslayer.listeners([port])
+    owners = oslayer.socket_holders([item.inode for item in listeners])
+    result = []
+    for item in listeners:
+        pids = sorted(owners.get(item.inode, set()))
+        for pid in pids or [None]:
+            entry: dict[str, Any] = {"address": item.address, "uid": item.uid, "pid": pid}
+            if pid is not None:
+                entry["command"] = oslayer.cmdline(pid)
+            result.append(entry)
+    return result
+
+
+def reclaim_sync(trace: Trace, **kwargs: Any) -> StopReport:
+    """``reclaim`` for callers without an event loop (the guard, recovering clients)."""
+    return asyncio.run(reclaim(trace, **kwargs))

@@ -1,0 +1,216 @@
+"""Every misbehaving service is stopped completely: no process left, ports free, and the stop
+report says what it had to do. Real processes, real sockets; each test bounded."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import ProjectDir, free_port, pid_alive, port_free, read_pids, wait_until
+
+HOSTILE = Path(__file__).resolve().parent.parent / "subjects" / "hostile.py"
+
+
+def hostile(*flags: str) -> str:
+    return f"{sys.executable} {HOSTILE} " + " ".join(flags)
+
+
+def service_toml(name: str, command: str, **options: object) -> str:
+    lines = [f"[services.{name}]", f"command = {json.dumps(command)}"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+def start_ok(project: ProjectDir, *args: str) -> dict:
+    result = project.run("start", "--json", *args, timeout=60)
+    document = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return document
+
+
+def stop_ok(project: ProjectDir, *args: str) -> dict:
+    result = project.run("stop", "--json", *args, timeout=60)
+    document = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return document
+
+
+def assert_all_gone(pidfile: Path, ports: tuple[int, ...] = ()) -> None:
+    pids = read_pids(pidfile)
+    assert pids, "the subject recorded no pids"
+    alive = {pid: role for pid, role in pids.items() if pid_alive(pid)}
+    assert not alive, f"still alive after stop: {alive}"
+    for port in ports:
+        assert port_free(port), f"port {port} still held"
+
+
+@pytest.mark.timeout(60)
+def test_well_behaved_server_is_stopped_and_its_port_freed(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    port, pidfile = free_port(), project.root / "pids"
+    project.write(
+        "corral.toml",
+        service_toml("web", hostile("--listen", str(port), "--pidfile", str(pidfile)), port=port),
+    )
+    started = start_ok(project)
+    assert [s["state"] for s in started["services"]] == ["ready"]
+    wait_until(lambda: not port_free(port), message="the server to listen")
+    report = stop_ok(project)["reports"][0]
+    assert report["outcome"] == "exited" and report["signal"] == "SIGTERM"
+    assert report["swept"] == [] and report["survivors"] == [] and report["ports_held"] == []
+    assert_all_gone(pidfile, (port,))
+
+
+@pytest.mark.timeout(60)
+def test_service_ignoring_term_int_hup_is_killed_after_its_timeout(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    port, pidfile = free_port(), project.root / "pids"
+    project.write(
+        "corral.toml",
+        service_toml(
+            "stubborn",
+            hostile("--ignore-signals", "--listen", str(port), "--pidfile", str(pidfile)),
+            port=port,
+            stop_timeout="1s",
+        ),
+    )
+    start_ok(project)
+    wait_until(lambda: not port_free(port), message="the server to listen")
+    report = stop_ok(project)["reports"][0]
+    assert report["outcome"] == "killed"
+    assert report["elapsed"] >= 1.0
+    assert_all_gone(pidfile, (port,))
+
+
+@pytest.mark.timeout(60)
+def test_shell_wrapper_that_does_not_forward_signals(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    port, pidfile = free_port(), project.root / "pids"
+    # sh runs the server as a child (not exec), then waits; SIGTERM reaches the whole group.
+    server = hostile("--listen", str(port), "--pidfile", str(pidfile))
+    command = f"echo $$ wrapper >> {pidfile}; {server}; echo after"
+    project.write("corral.toml", service_toml("wrapped", command, port=port))
+    start_ok(project)
+    wait_until(lambda: not port_free(port), message="the grandchild to listen")
+    report = stop_ok(project)["reports"][0]
+    assert report["ok"] and report["outcome"] in ("exited", "killed")
+    assert_all_gone(pidfile, (port,))
+
+
+@pytest.mark.timeout(60)
+def test_double_forked_setsid_daemon_is_swept(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    port, pidfile = free_port(), project.root / "pids"
+    project.write(
+        "corral.toml",
+        service_toml(
+            "daemon",
+            hostile("--double-fork", "--listen", str(port), "--pidfile", str(pidfile)),
+            port=port,
+        ),
+    )
+    start_ok(project)
+    wait_until(
+        lambda: "daemon" in read_pids(pidfile).values() and not port_free(port),
+        message="the daemon to listen",
+    )
+    daemon_pid = next(pid for pid, role in read_pids(pidfile).items() if role == "daemon")
+    report = stop_ok(project)["reports"][0]
+    swept = {item["pid"]: item for item in report["swept"]}
+    assert daemon_pid in swept, report
+    assert {"marker", "cgroup", "lifeline"} & set(swept[daemon_pid]["layers"])
+    assert_all_gone(pidfile, (port,))
+
+
+@pytest.mark.timeout(60)
+def test_env_scrubbed_daemon_is_still_found(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    port, pidfile = free_port(), project.root / "pids"
+    project.write(
+        "corral.toml",
+        service_toml(
+            "scrubbed",
+            hostile(
+                "--double-fork", "--scrub-env", "--listen", str(port), "--pidfile", str(pidfile)
+            ),
+            port=port,
+        ),
+    )
+    start_ok(project)
+    wait_until(
+        lambda: "daemon" in read_pids(pidfile).values() and not port_free(port),
+        message="the daemon to listen",
+    )
+    report = stop_ok(project)["reports"][0]
+    assert report["ok"], report
+    assert_all_gone(pidfile, (port,))
+
+
+@pytest.mark.timeout(60)
+def test_setsid_child_holding_the_port(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    port, pidfile = free_port(), project.root / "pids"
+    project.write(
+        "corral.toml",
+        service_toml(
+            "escaper",
+            hostile("--setsid-child", "--listen", str(port), "--pidfile", str(pidfile)),
+            port=port,
+        ),
+    )
+    start_ok(project)
+    wait_until(lambda: not port_free(port), message="the setsid child to listen")
+    report = stop_ok(project)["reports"][0]
+    child = next(pid for pid, role in read_pids(pidfile).items() if role == "setsid-child")
+    assert child in [item["pid"] for item in report["swept"]]
+    assert_all_gone(pidfile, (port,))
+
+
+@pytest.mark.timeout(60)
+def test_nohup_background_then_wait_shell(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    port, pidfile = free_port(), project.root / "pids"
+    server = hostile("--listen", str(port), "--pidfile", str(pidfile))
+    command = f"echo $$ shell >> {pidfile}; nohup {server} > /dev/null 2>&1 & wait"
+    project.write("corral.toml", service_toml("nohupped", command, port=port))
+    start_ok(project)
+    wait_until(lambda: not port_free(port), message="the nohup'd server to listen")
+    stop_ok(project)
+    assert_all_gone(pidfile, (port,))
+
+
+@pytest.mark.timeout(60)
+def test_slow_stopper_is_allowed_to_finish(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    pidfile = project.root / "pids"
+    project.write(
+        "corral.toml",
+        service_toml(
+            "slow", hostile("--slow-stop", "3", "--pidfile", str(pidfile)), stop_timeout="10s"
+        ),
+    )
+    start_ok(project)
+    wait_until(lambda: read_pids(pidfile), message="the subject to start")
+    report = stop_ok(project)["reports"][0]
+    assert report["outcome"] == "exited", report
+    assert 3.0 <= report["elapsed"] < 10.0
+    log = (project.root / ".corral" / "logs" / "slow.log").read_text()
+    assert "main: done" in log
+    assert_all_gone(pidfile)
+
+
+@pytest.mark.timeout(60)
+def test_crash_on_start_is_reported_with_exit_code_and_log_lines(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("corral.toml", service_toml("broken", hostile("--crash", "3")))
+    result = project.run("start", timeout=60)
+    assert result.returncode == 1
+    assert "start failed: broken is exited (exit code 3)" in result.stdout
+    assert "  | crash: cannot open the database" in result.stdout
+    as_json = json.loads(project.run("start", "--json", timeout=60).stdout)
+    assert as_json["ok"] is False and as_json["error"]["code"] == "start_failed"
+    assert as_json["diagnosis"]["exit"]["code"] == 3
+    assert "crash: starting up" in as_json["diagnosis"]["log_tail"]
