@@ -23,7 +23,7 @@ from corral.errors import CorralError, UsageError
 from corral.lifecycle import ALIVE, DOWN, Action, Event, RestartRules, State, decide
 from corral.model import ProcessIdentity, ProjectSpec, ServiceSpec
 from corral.readiness import Readiness
-from corral.reclaim import StopReport, Trace, find_members, reclaim, same_process
+from corral.reclaim import StopReport, Trace, find_members, reclaim
 from corral.state import ProjectState, ServiceRecord, write_state
 
 SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
@@ -470,7 +470,7 @@ class Engine(Readiness):
             "ports": list(service.spec.ports),
             "last_exit": record.last_exit,
             "note": record.note,
-            "members": [m.pid for m in record.members if run and same_process(m)],
+            "members": sorted(self.quick_members(service)),
             "log": str(logs.log_path(self.state_dir, name)),
         }
 

@@ -152,3 +152,19 @@ def test_project_identity_is_stable_per_path_and_differs_between_checkouts(tmp_p
 def test_cwd_is_resolved_against_the_root(tmp_path: Path) -> None:
     write(tmp_path, {"web/app.py": "", "corral.toml": "[services.w]\ncommand='x'\ncwd='web'\n"})
     assert load_project(tmp_path).service("w").cwd == (tmp_path / "web").resolve()
+
+
+def test_project_settings_and_restart_limits(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "corral.toml": (
+                "log_max_size = '512KB'\nlog_keep = 5\nsettle_time = '2s'\n"
+                "[services.s]\ncommand='x'\nrestart_limit = 2\nrestart_window = '5m'\n"
+            )
+        },
+    )
+    project = load_project(tmp_path)
+    assert project.settings == {"log_max_size": 512 * 1024, "log_keep": 5, "settle_time": 2.0}
+    service = project.service("s")
+    assert (service.restart_limit, service.restart_window) == (2, 300.0)

@@ -46,6 +46,8 @@ SERVICE_KEYS = (
     "stop_timeout",
     "watch",
     "autostart",
+    "restart_limit",
+    "restart_window",
 )
 DEFAULT_PORT_BASE = 5000
 PORT_STEP = 100  # foreman's spacing of PORT between services
