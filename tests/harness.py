@@ -221,6 +221,23 @@ def port_free(port: int) -> bool:
     return True
 
 
+HOSTILE = Path(__file__).resolve().parent / "subjects" / "hostile.py"
+
+
+def hostile(*flags: str) -> str:
+    """The command line of the hostile test subject with ``flags``."""
+    return f"{sys.executable} {HOSTILE} " + " ".join(flags)
+
+
+def service_toml(name: str, command: str, **options: object) -> str:
+    """A ``[services.NAME]`` table for corral.toml."""
+    import json
+
+    lines = [f"[services.{name}]", f"command = {json.dumps(command)}"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
 def free_port() -> int:
     """A TCP port the OS just handed out on loopback (free at the time of the call)."""
     with socket.socket() as sock:

@@ -95,8 +95,8 @@ class LogSampler:
                 continue
             if info.st_size == last:
                 continue
-            if last is None:  # first look since we started: its time is the file's mtime
-                self._append(service, info.st_size, info.st_mtime)
+            if last is None:  # first look since we started: the file's mtime, at the latest now
+                self._append(service, info.st_size, min(info.st_mtime, self.clock()))
             elif info.st_size < last:  # truncated by someone: the old index no longer applies
                 index_path(self.state_dir, service).unlink(missing_ok=True)
                 self._append(service, info.st_size, self.clock())
@@ -120,9 +120,11 @@ class LogSampler:
                     os.replace(_rotated(path, number), _rotated(path, number + 1))
         copied = _copy_all(log, _rotated(log, 1))
         os.truncate(log, 0)
-        self._append(service, copied, self.clock())
+        now = self.clock()
+        self._append(service, copied, now)
         if index.exists():
             os.replace(index, _rotated(index, 1))
+        self._append(service, 0, now)
         self.sizes[service] = 0
 
 
@@ -246,13 +248,20 @@ def follow(
     poll: float = 0.1,
     stop: Callable[[], bool] | None = None,
 ) -> Iterator[LogLine]:
-    """New complete lines appended after ``offsets``, until ``deadline`` (time.monotonic())."""
-    offsets = dict(offsets)
-    partial = {service: b"" for service in offsets}
-    names = list(services)
+    """New complete lines appended after ``offsets``, until ``deadline`` (time.monotonic()).
+
+    Where each log stands (including its rotation) is taken now, not at the first ``next()``.
+    """
+    cursors = {name: _Cursor(log_path(state_dir, name), offsets.get(name, 0)) for name in services}
+    return _follow(cursors, deadline, poll, stop)
+
+
+def _follow(
+    cursors: dict[str, _Cursor], deadline: float, poll: float, stop: Callable[[], bool] | None
+) -> Iterator[LogLine]:
     while True:
-        for service in names:
-            for text in _new_lines(state_dir, service, offsets, partial):
+        for service, cursor in cursors.items():
+            for text in cursor.new_lines():
                 yield LogLine(service, time.time(), text)
         remaining = deadline - time.monotonic()
         if remaining <= 0 or (stop is not None and stop()):
@@ -260,24 +269,35 @@ def follow(
         time.sleep(min(poll, remaining))
 
 
-def _new_lines(
-    state_dir: Path, service: str, offsets: dict[str, int], partial: dict[str, bytes]
-) -> list[str]:
-    path = log_path(state_dir, service)
-    offset = offsets.get(service, 0)
+class _Cursor:
+    """Where a follower is in one log. Copy-and-truncate keeps the log's inode, so a rotation
+    shows as a new ``.1`` file: then the rest of the old content is read from there."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+        self.partial = b""
+        self.rotated = _inode(_rotated(path, 1))
+
+    def new_lines(self) -> list[str]:
+        data = b""
+        rotated = _inode(_rotated(self.path, 1))
+        if rotated != self.rotated:
+            self.rotated = rotated
+            data += _read_from(_rotated(self.path, 1), self.offset)
+            self.offset = 0
+        fresh = _read_from(self.path, self.offset)
+        self.offset += len(fresh)
+        chunks = (self.partial + data + fresh).split(b"\n")
+        self.partial = chunks.pop()
+        return [chunk.decode(errors="replace") for chunk in chunks]
+
+
+def _inode(path: Path) -> int | None:
     try:
-        size = path.stat().st_size
+        return path.stat().st_ino
     except OSError:
-        return []
-    data = b""
-    if size < offset:  # rotated: finish the copy, then read the new file from its start
-        data += _read_from(_rotated(path, 1), offset)
-        offset = 0
-    data += _read_from(path, offset)
-    offsets[service] = offset + len(data) if size >= offset else len(data)
-    chunks = (partial.get(service, b"") + data).split(b"\n")
-    partial[service] = chunks.pop()
-    return [chunk.decode(errors="replace") for chunk in chunks]
+        return None
 
 
 def _read_from(path: Path, offset: int, limit: int = 16 * 1024 * 1024) -> bytes:

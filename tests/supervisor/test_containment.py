@@ -4,24 +4,20 @@ report says what it had to do. Real processes, real sockets; each test bounded."
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from harness import ProjectDir, free_port, pid_alive, port_free, read_pids, wait_until
-
-HOSTILE = Path(__file__).resolve().parent.parent / "subjects" / "hostile.py"
-
-
-def hostile(*flags: str) -> str:
-    return f"{sys.executable} {HOSTILE} " + " ".join(flags)
-
-
-def service_toml(name: str, command: str, **options: object) -> str:
-    lines = [f"[services.{name}]", f"command = {json.dumps(command)}"]
-    lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
-    return "\n".join(lines) + "\n"
+from harness import (
+    ProjectDir,
+    free_port,
+    hostile,
+    pid_alive,
+    port_free,
+    read_pids,
+    service_toml,
+    wait_until,
+)
 
 
 def start_ok(project: ProjectDir, *args: str) -> dict:

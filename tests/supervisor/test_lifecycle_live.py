@@ -7,20 +7,23 @@ import os
 import shutil
 import signal
 import stat
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from harness import ProjectDir, free_port, pid_alive, port_free, read_pids, wait_until
+from harness import (
+    ProjectDir,
+    free_port,
+    hostile,
+    pid_alive,
+    port_free,
+    read_pids,
+    service_toml,
+    wait_until,
+)
 
-HOSTILE = Path(__file__).resolve().parent.parent / "subjects" / "hostile.py"
 DEMO = Path(__file__).resolve().parent.parent.parent / "examples" / "demo"
-
-
-def hostile(*flags: str) -> str:
-    return f"{sys.executable} {HOSTILE} " + " ".join(flags)
 
 
 def state_of(project: ProjectDir) -> dict:
@@ -37,14 +40,11 @@ def status_of(project: ProjectDir) -> dict:
 def test_guard_stops_everything_when_the_supervisor_is_killed(corral_project) -> None:  # type: ignore[no-untyped-def]
     project = corral_project()
     port, pidfile = free_port(), project.root / "pids"
+    web = hostile("--listen", str(port), "--pidfile", str(pidfile))
+    daemon = hostile("--double-fork", "--ignore-signals", "--pidfile", str(pidfile))
     project.write(
         "corral.toml",
-        (
-            f"[services.web]\ncommand = {json.dumps(hostile('--listen', str(port), '--pidfile', str(pidfile)))}\n"
-            f"port = {port}\n"
-            f"[services.daemon]\ncommand = {json.dumps(hostile('--double-fork', '--ignore-signals', '--pidfile', str(pidfile)))}\n"
-            "stop_timeout = '1s'\n"
-        ),
+        service_toml("web", web, port=port) + service_toml("daemon", daemon, stop_timeout="1s"),
     )
     assert project.run("start").returncode == 0
     wait_until(lambda: len(read_pids(pidfile)) == 3, message="three processes")

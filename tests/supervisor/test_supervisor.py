@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import ProjectDir, corral_command, pid_alive, read_pids, wait_until
-
-HOSTILE = Path(__file__).resolve().parent.parent / "subjects" / "hostile.py"
-
-
-def hostile(*flags: str) -> str:
-    return f"{sys.executable} {HOSTILE} " + " ".join(flags)
+from harness import (
+    ProjectDir,
+    corral_command,
+    hostile,
+    pid_alive,
+    read_pids,
+    wait_until,
+)
 
 
 def two_services(project: ProjectDir) -> Path:

@@ -1,0 +1,47 @@
+"""Port facts from the kernel's tables: only LISTEN sockets count, owners found by fd scan."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from corral import oslayer
+
+
+def test_a_listener_is_seen_with_its_owner_and_a_client_is_not() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = server.accept()
+            with accepted:
+                found = oslayer.listeners([port])
+                assert [(item.port, item.address) for item in found] == [(port, "127.0.0.1")]
+                assert oslayer.socket_holders([found[0].inode]) == {found[0].inode: {os.getpid()}}
+                client_port = client.getsockname()[1]
+                assert oslayer.listeners([client_port]) == []
+                assert not oslayer.port_is_free(port)
+
+
+def test_port_is_free_after_close_even_with_time_wait() -> None:
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+    client.close()
+    server.close()
+    assert oslayer.port_is_free(port)
+
+
+def test_an_ipv6_wildcard_listener_blocks_the_port() -> None:
+    with socket.socket(socket.AF_INET6) as server:
+        server.bind(("::", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert [item.address for item in oslayer.listeners([port])] == ["::"]
+        assert not oslayer.port_is_free(port)
