@@ -229,12 +229,23 @@ def hostile(*flags: str) -> str:
     return f"{sys.executable} {HOSTILE} " + " ".join(flags)
 
 
-def service_toml(name: str, command: str, **options: object) -> str:
-    """A ``[services.NAME]`` table for corral.toml."""
+def toml_value(value: object) -> str:
+    """A TOML literal for a test's config value (strings, numbers, booleans, lists, tables)."""
     import json
 
-    lines = [f"[services.{name}]", f"command = {json.dumps(command)}"]
-    lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # numbers, and strings as TOML basic strings
+
+
+def service_toml(name: str, command: str, **options: object) -> str:
+    """A ``[services.NAME]`` table for corral.toml."""
+    lines = [f"[services.{name}]", f"command = {toml_value(command)}"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in options.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -39,10 +39,14 @@ def _request(
 
 
 def start(
-    project: ProjectSpec, config_file: Path | None, services: list[str] | None, timeout: float
+    project: ProjectSpec,
+    config_file: Path | None,
+    services: list[str] | None,
+    timeout: float,
+    wait: bool = True,
 ) -> dict[str, Any]:
     sock = ensure_supervisor(project, config_file)
-    message = _request(project, "start", services, env=dict(os.environ), timeout=timeout)
+    message = _request(project, "start", services, env=dict(os.environ), timeout=timeout, wait=wait)
     return client.call(sock, message, timeout + MARGIN)
 
 
@@ -77,7 +81,19 @@ def _stop_offline(project: ProjectSpec, services: list[str] | None) -> list[dict
         for spec in project.services:  # no record: markers and ports still find leftovers
             state.services[spec.name] = ServiceRecord(spec.name, ports=list(spec.ports))
     reports = asyncio.run(reclaim_all(state, services))
+    if not services:
+        _remove_stale_socket(project)
     return [report.to_dict() for report in reports]
+
+
+def _remove_stale_socket(project: ProjectSpec) -> None:
+    """A socket file nobody listens on, with no supervisor holding the lock, is stale."""
+    import contextlib
+
+    sock = socket_path(project.project_id)
+    if sock.exists() and not supervisor_alive(project.root) and not client.ping(sock):
+        with contextlib.suppress(OSError):
+            sock.unlink()
 
 
 def status(project: ProjectSpec) -> dict[str, Any]:
@@ -156,3 +172,124 @@ def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]
         "services": services,
         "time": time.time(),
     }
+
+
+class NothingRunning(CorralError):
+    code = "not_running"
+
+
+class PortBusy(CorralError):
+    code = "port_busy"
+
+
+def wait(project: ProjectSpec, services: list[str] | None, timeout: float) -> dict[str, Any]:
+    """Wait until the services (default: all that run) are ready; bounded by ``timeout``."""
+    sock = socket_path(project.project_id)
+    if not client.ping(sock):
+        raise NothingRunning("no supervisor runs for this project", hint="corral start")
+    message = {"op": "wait", "services": services or None, "timeout": timeout}
+    return client.call(sock, message, timeout + MARGIN)
+
+
+def wait_for_log(
+    project: ProjectSpec, service: str, pattern: str, timeout: float
+) -> dict[str, Any]:
+    """Wait for a new line of ``service`` matching ``pattern`` (written after this call)."""
+    import re
+
+    from corral import logs
+    from corral.paths import state_dir
+
+    regex = re.compile(pattern)
+    directory = state_dir(project.root)
+    offsets = logs.end_offsets(directory, [service])
+    deadline = time.monotonic() + timeout
+    for line in logs.follow(directory, [service], offsets, deadline, poll=0.05):
+        if regex.search(line.text):
+            return {"matched": True, "line": line.text, "service": service}
+    return {"matched": False, "line": None, "service": service}
+
+
+def port_report(project: ProjectSpec, ports: list[int]) -> list[dict[str, Any]]:
+    from corral import ports as ledger
+
+    declared = {port: spec.name for spec in project.services for port in spec.ports}
+    rows = []
+    for port in ports or sorted(declared):
+        holders = ledger.holders(port)
+        rows.append(
+            {
+                "port": port,
+                "declared_by": declared.get(port),
+                "free": not holders and oslayer.port_is_free(port),
+                "holders": [h.to_dict() | {"ours": h.is_ours(project.project_id)} for h in holders],
+            }
+        )
+    return rows
+
+
+def free(project: ProjectSpec, ports: list[int], force: bool) -> list[dict[str, Any]]:
+    """Free each port: this project's holders are stopped; anyone else only with ``force``."""
+    from corral import ports as ledger
+
+    results = []
+    for port in ports:
+        holders = ledger.holders(port)
+        foreign = [h for h in holders if not h.is_ours(project.project_id)]
+        entry: dict[str, Any] = {"port": port, "stopped": [], "killed": [], "refused": []}
+        if foreign and not force:
+            entry["refused"] = [h.to_dict() for h in foreign]
+        else:
+            entry["stopped"] = _stop_our_holders(project, [h for h in holders if h not in foreign])
+            entry["killed"] = [_kill_foreign(h) for h in foreign]
+        entry["free"] = _wait_port_free(port, 3.0)
+        results.append(entry)
+    return results
+
+
+def _stop_our_holders(project: ProjectSpec, holders: list[Any]) -> list[dict[str, Any]]:
+    """Stop the services (or orphans) of this project that hold the port."""
+    from corral.reclaim import Trace, reclaim
+
+    done = []
+    running = {s["name"] for s in status(project)["services"] if s.get("pid")}
+    for holder in holders:
+        if holder.service in running and client.ping(socket_path(project.project_id)):
+            stop(project, [holder.service])
+            done.append({**holder.to_dict(), "how": f"stopped service {holder.service!r}"})
+            continue
+        identity = oslayer.identify(holder.pid)
+        trace = Trace(project.project_id, holder.service or "?", leader=identity, stop_timeout=5.0)
+        report = asyncio.run(reclaim(trace))
+        done.append({**holder.to_dict(), "how": f"stopped orphan ({report.outcome})"})
+    return done
+
+
+def _kill_foreign(holder: Any) -> dict[str, Any]:
+    """--force: SIGTERM, then SIGKILL after 2 s; never another user's process."""
+    import signal
+
+    identity = oslayer.identify(holder.pid) if holder.pid else None
+    if identity is None:
+        return {**holder.to_dict(), "outcome": "cannot signal: pid not visible to us"}
+    outcome = oslayer.safe_signal(identity, signal.SIGTERM)
+    handle = oslayer.open_process(identity)
+    if handle is not None:
+        with handle:
+            if not handle.wait_exited(2.0):
+                handle.signal(signal.SIGKILL)
+                handle.wait_exited(2.0)
+                outcome = oslayer.SignalOutcome.SENT
+                return {**holder.to_dict(), "outcome": "killed with SIGKILL after SIGTERM"}
+    if outcome is oslayer.SignalOutcome.DENIED:
+        return {**holder.to_dict(), "outcome": "refused: another user's process"}
+    return {**holder.to_dict(), "outcome": "exited after SIGTERM"}
+
+
+def _wait_port_free(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not oslayer.port_is_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -146,7 +146,12 @@ class Supervisor:
 
     async def op_start(self, message: dict[str, Any]) -> dict[str, Any]:
         self._adopt(message)
-        return await self.engine.start(message.get("services") or None, _timeout(message))
+        wait = bool(message.get("wait", True))
+        return await self.engine.start(message.get("services") or None, _timeout(message), wait)
+
+    async def op_wait(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.engine.touch()
+        return await self.engine.wait(message.get("services") or None, _timeout(message))
 
     async def op_stop(self, message: dict[str, Any]) -> dict[str, Any]:
         self._adopt(message)
@@ -190,6 +195,28 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
     return True
 
 
+def _clean_orphans(root: Path, project_id: str) -> list[str]:
+    """Stop what an earlier supervisor of this project left running (its state file says what),
+    before anything new starts. Returns one line per service that had survivors."""
+    from corral.recovery import reclaim_all
+    from corral.state import read_state
+
+    previous = read_state(root, oslayer.boot_id())
+    if previous is None or previous.project_id != project_id:
+        return []
+    reports = asyncio.run(reclaim_all(previous, exclude={os.getpid(), os.getppid()}))
+    lines = []
+    for report in reports:
+        if report.members:
+            pids = ", ".join(str(item["pid"]) for item in report.swept) or "its processes"
+            lines.append(
+                f"{report.service}: stopped {report.members} orphaned process(es) "
+                f"left by an earlier supervisor ({pids})"
+            )
+            log_line(lines[-1])
+    return lines
+
+
 def main(argv: list[str]) -> int:
     root = Path(argv[0])
     config_file = Path(argv[1]) if len(argv) > 1 and argv[1] else None
@@ -210,8 +237,10 @@ def main(argv: list[str]) -> int:
         socket=str(socket_path(project.project_id)),
         started_at=time.time(),
     )
+    orphans = _clean_orphans(project.root, project.project_id)
     write_state(project.root, state)
     engine = Engine(project, state=state, state_dir=state_dir(project.root), log=log_line)
+    engine.cleaned.extend(orphans)
     log_line(f"supervising {project.name} ({project.root}), run {state.run_id}")
     supervisor = Supervisor(engine, Path(state.socket or ""))
     asyncio.run(supervisor.serve())

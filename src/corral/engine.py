@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corral import logs, oslayer, runner
+from corral import logs, oslayer, ports, runner
 from corral.errors import CorralError, UsageError
 from corral.lifecycle import ALIVE, DOWN, Action, Event, RestartRules, State, decide
 from corral.model import ProcessIdentity, ProjectSpec, ServiceSpec
@@ -79,6 +79,7 @@ class Engine(Readiness):
         self.cgroup_root = self._cgroup_root()
         self.dirty = True
         self.last_touch = time.monotonic()
+        self.cleaned: list[str] = []  # orphans stopped for the current start, to report
         self.tasks: set[asyncio.Task[Any]] = set()  # strong references: asyncio keeps weak ones
         self.probe_children: dict[int, tuple[subprocess.Popen[bytes], asyncio.Future[int]]] = {}
         self.update_project(project)
@@ -180,7 +181,9 @@ class Engine(Readiness):
 
     # ---- start ---------------------------------------------------------------------------
 
-    async def start(self, names: Iterable[str] | None, timeout: float) -> dict[str, Any]:
+    async def start(
+        self, names: Iterable[str] | None, timeout: float, wait: bool = True
+    ) -> dict[str, Any]:
         """Start the services (and their dependencies), then wait until each is ready, one fails,
         or ``timeout`` passes. Returns per service what happened."""
         self.touch()
@@ -192,8 +195,12 @@ class Engine(Readiness):
             self.services[name].blocked = None
         for name in started:
             self.background(self._start_one(self.services[name]))
-        failed = await self._wait_ready(order, time.monotonic() + timeout)
+        failed = None
+        if wait:
+            failed = await self._wait_ready(order, time.monotonic() + timeout)
+        cleaned, self.cleaned = self.cleaned, []
         return {
+            "cleaned": cleaned,
             "services": [self.describe(n) for n in order],
             "already_running": already,
             "started": started,
@@ -210,11 +217,71 @@ class Engine(Readiness):
                     service.record.note = f"not started: {service.blocked}"
                     return
             if service.state in DOWN or service.state is State.BACKOFF:
+                problem = await self._claim_ports(service)
+                if problem:
+                    service.blocked = problem
+                    service.record.note = f"not started: {problem}"
+                    self.log(f"{service.spec.name}: {service.record.note}")
+                    return
                 service.exits.clear()
                 self._transition(service, Event.START)
         finally:
             service.pending = False
             service.notify()
+
+    async def wait(self, names: Iterable[str] | None, timeout: float) -> dict[str, Any]:
+        """Wait (bounded) until the services are ready; fail at once if one is down or failed."""
+        self.touch()
+        order = self.resolve(names, with_dependencies=False)
+        if not names:
+            order = [n for n in order if self.services[n].state not in DOWN]
+        failed = await self._wait_ready(order, time.monotonic() + timeout)
+        return {"services": [self.describe(n) for n in order], "failed": failed}
+
+    async def _claim_ports(self, service: Service) -> str | None:
+        """Make sure the service's ports are free before it starts. A holder from this project
+        that no running service owns (an orphan of an earlier run) is stopped, and reported; any
+        other holder is left alone and blocks the start (the returned reason names it)."""
+        for port in service.spec.ports:
+            for holder in ports.holders(port):
+                owner = self._running_owner(holder.pid)
+                if owner is not None:
+                    return f"port {port} is held by service {owner!r} of this project"
+                if not holder.is_ours(self.project.project_id):
+                    hint = holder.stop_command()
+                    return f"port {port} is held by {holder.describe()}" + (
+                        f" (stop it with: {hint})" if hint else ""
+                    )
+                await self._stop_orphan(port, holder)
+            if not oslayer.port_is_free(port):
+                return f"port {port} is still held after stopping this project's orphans"
+        return None
+
+    def _running_owner(self, pid: int | None) -> str | None:
+        for name, other in self.services.items():
+            if other.run is not None and pid in self.quick_members(other):
+                return name
+        return None
+
+    async def _stop_orphan(self, port: int, holder: ports.Holder) -> None:
+        name = holder.service or "?"
+        cgroup = self.cgroup_root / name if self.cgroup_root and holder.service else None
+        identity = oslayer.identify(holder.pid) if holder.pid else None
+        trace = Trace(
+            project_id=self.project.project_id,
+            service=name,
+            leader=identity,
+            cgroup=str(cgroup) if cgroup else None,
+            ports=(port,),
+            stop_timeout=5.0,
+        )
+        report = await reclaim(trace, exclude=self._daemon_pids())
+        message = (
+            f"port {port} was held by an orphan of this project ({holder.describe()}); "
+            f"stopped {report.members} process(es)"
+        )
+        self.log(message)
+        self.cleaned.append(message)
 
     async def _until_ready(self, service: Service) -> bool:
         while service.pending or service.state in (State.STARTING, State.STOPPING):

@@ -135,6 +135,7 @@ def format_duration(seconds: float) -> str:
 MARKER_PROJECT = "CORRAL_PROJECT_ID"
 MARKER_SERVICE = "CORRAL_SERVICE"
 MARKER_RUN = "CORRAL_RUN_ID"
+MARKER_ROOT = "CORRAL_PROJECT_ROOT"  # not for matching: it lets anyone name the project
 MARKERS = (MARKER_PROJECT, MARKER_SERVICE, MARKER_RUN)
 
 

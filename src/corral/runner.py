@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corral import logs, oslayer
-from corral.model import MARKER_PROJECT, MARKER_RUN, MARKER_SERVICE, ProcessIdentity, ServiceSpec
+from corral.model import (
+    MARKER_PROJECT,
+    MARKER_ROOT,
+    MARKER_RUN,
+    MARKER_SERVICE,
+    ProcessIdentity,
+    ServiceSpec,
+)
 
 ROLE_VARIABLE = "CORRAL_ROLE"  # set on the supervisor and guard only, never on services
 
@@ -59,7 +66,7 @@ class Run:
 
 
 def service_env(
-    spec: ServiceSpec, base_env: dict[str, str], project_id: str, run_id: str
+    spec: ServiceSpec, base_env: dict[str, str], project_id: str, run_id: str, root: str = ""
 ) -> dict[str, str]:
     env = {key: value for key, value in base_env.items() if key != ROLE_VARIABLE}
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -67,6 +74,7 @@ def service_env(
     env[MARKER_PROJECT] = project_id
     env[MARKER_SERVICE] = spec.name
     env[MARKER_RUN] = run_id
+    env[MARKER_ROOT] = root
     return env
 
 
@@ -79,7 +87,7 @@ def spawn(
     state_dir: Path,
     cgroup: Path | None,
 ) -> Run:
-    env = service_env(spec, base_env, project_id, run_id)
+    env = service_env(spec, base_env, project_id, run_id, str(state_dir.parent))
     log_fd = logs.open_run_log(state_dir, spec.name)
     log_offset = os.fstat(log_fd).st_size
     read_end, write_end = os.pipe2(os.O_CLOEXEC)

@@ -14,7 +14,15 @@ def run_start(args: argparse.Namespace, out: Output) -> int:
 
     project = load_project_for(args)
     _check_names(project, args.services)
-    result = control.start(project, _config_file(args), args.services, args.timeout)
+    if out.tty and not out.json and not args.no_wait:
+        from corral.cli.progress import Progress
+
+        with Progress(project, args.services, out):
+            result = control.start(project, _config_file(args), args.services, args.timeout)
+    else:
+        result = control.start(
+            project, _config_file(args), args.services, args.timeout, wait=not args.no_wait
+        )
     return _report_start(project, result, out)
 
 
@@ -67,7 +75,7 @@ def _strip(result: dict[str, Any]) -> dict[str, Any]:
 
 def _report_start(project, result: dict[str, Any], out: Output) -> int:  # type: ignore[no-untyped-def]
     failed = result.get("failed")
-    diagnosis = _diagnose(project, result, failed) if failed else None
+    diagnosis = diagnose_failure(project, result["services"], failed) if failed else None
     if out.json:
         document = {**_strip(result), "ok": failed is None, "diagnosis": diagnosis}
         if failed:
@@ -84,8 +92,10 @@ def _report_start(project, result: dict[str, Any], out: Output) -> int:  # type:
         out.line(
             f"{out.paint(service['name'].ljust(width), 'bold')}  {_start_line(service, already)}"
         )
+    for line in result.get("cleaned", []):
+        out.line(out.paint(f"cleaned up: {line}", "yellow"))
     if failed:
-        _print_diagnosis(diagnosis, out)
+        print_diagnosis(diagnosis, out, "start failed")
         return ExitCode.FAILED
     return ExitCode.OK
 
@@ -98,18 +108,22 @@ def _start_line(service: dict[str, Any], already: set[str]) -> str:
     return f"{text}  ({service['note']})" if service.get("note") else text
 
 
-def _diagnose(project, result: dict[str, Any], name: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def diagnose_failure(project, services: list[dict[str, Any]], name: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Why a service is not ready: state, exit, probe reason, its last 20 log lines."""
     from corral import logs
     from corral.paths import state_dir
 
-    service = next(s for s in result["services"] if s["name"] == name)
+    service = next(s for s in services if s["name"] == name)
     exit_info = service.get("last_exit")
     summary = f"{name} is {service['state']}"
     if exit_info:
         summary += f" ({describe_exit(exit_info)})"
     if service.get("note"):
         summary += f": {service['note']}"
-    lines = logs.last_lines(state_dir(project.root), name, 20)
+    never_ran = service["state"] == "stopped" and (service.get("note") or "").startswith(
+        "not started"
+    )
+    lines = [] if never_ran else logs.last_lines(state_dir(project.root), name, 20)
     return {
         "service": name,
         "state": service["state"],
@@ -121,14 +135,14 @@ def _diagnose(project, result: dict[str, Any], name: str) -> dict[str, Any]:  # 
     }
 
 
-def _print_diagnosis(diagnosis: dict[str, Any], out: Output) -> None:
+def print_diagnosis(diagnosis: dict[str, Any], out: Output, title: str) -> None:
     out.line()
-    out.line(out.paint(f"start failed: {diagnosis['summary']}", "red bold"))
+    out.line(out.paint(f"{title}: {diagnosis['summary']}", "red bold"))
     if diagnosis["log_tail"]:
         out.line(f"last {len(diagnosis['log_tail'])} log lines of {diagnosis['service']}:")
         for line in diagnosis["log_tail"]:
             out.line(f"  | {line}")
-    else:
+    elif diagnosis["state"] != "stopped":  # a service that never ran has no log to show
         out.line(f"{diagnosis['service']} wrote nothing to its log.")
 
 

@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_restart(commands)
     _add_status(commands)
     _add_logs(commands)
+    _add_wait(commands)
+    _add_port(commands)
+    _add_free(commands)
+    _add_doctor(commands)
     return parser
 
 
@@ -94,6 +98,11 @@ def _add_start(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=60.0,
         metavar="DURATION",
         help="bound on the whole wait for readiness (default 60s)",
+    )
+    command.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once the services are spawned, without waiting for readiness",
     )
     command.set_defaults(handler=run_start)
 
@@ -203,3 +212,87 @@ def _add_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--show-secrets", action="store_true", help="show the values of secret-looking variables"
     )
     command.set_defaults(handler=run_config)
+
+
+def _add_wait(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_wait import run_wait
+
+    command = commands.add_parser(
+        "wait",
+        parents=[_common()],
+        help="wait (bounded) until services are ready, or for a new log line",
+        description="Wait until the named services (default: all that run) are ready; exit 0 "
+        "then, or 1 at once when one fails, or 1 at the timeout, with a diagnosis. With --log "
+        "REGEX, wait for a new line of SERVICE matching REGEX (e.g. 'compiled successfully' "
+        "after an edit).",
+    )
+    command.add_argument("services", nargs="*", metavar="SERVICE")
+    command.add_argument(
+        "--timeout",
+        type=_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="give up after this long (default 60s)",
+    )
+    command.add_argument("--log", metavar="REGEX", help="wait for a new log line matching REGEX")
+    command.set_defaults(handler=run_wait)
+
+
+def _port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range (1-65535)")
+    return port
+
+
+def _add_port(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_ports import run_port
+
+    command = commands.add_parser(
+        "port",
+        parents=[_common()],
+        help="who holds a port (default: every declared port)",
+        description="For each port (default: the project's declared ports): who listens on it "
+        "(pid, command line, user, addresses), and which service and project if it is corral's. "
+        "Read from the kernel's own tables: no lsof, no root. Only listening sockets count.",
+    )
+    command.add_argument("ports", nargs="*", type=_port_number, metavar="PORT")
+    command.set_defaults(handler=run_port)
+
+
+def _add_free(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_ports import run_free
+
+    command = commands.add_parser(
+        "free",
+        parents=[_common()],
+        help="free ports held by this project (others only with --force)",
+        description="Stop whatever of this project holds each port. A holder corral did not "
+        "start is never touched (exit 1, naming it) unless --force, and then the output says "
+        "exactly what was killed. Verifies each port is free afterwards.",
+    )
+    command.add_argument("ports", nargs="+", type=_port_number, metavar="PORT")
+    command.add_argument(
+        "--force",
+        action="store_true",
+        help="also kill holders corral did not start (never another user's)",
+    )
+    command.set_defaults(handler=run_free)
+
+
+def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_doctor import run_doctor
+
+    command = commands.add_parser(
+        "doctor",
+        parents=[_common()],
+        help="explain a broken setup, with the command that fixes each problem",
+        description="Project, config, supervisor (alive, answering, stale socket or state), each "
+        "service's process tree, declared ports and their holders, processes of the project in "
+        "no service's tree, last log lines of failed services, and the containment layers this "
+        "machine offers. Changes nothing; always finishes within its bound.",
+    )
+    command.set_defaults(handler=run_doctor)

@@ -27,14 +27,16 @@ _COLOURS = {
 class Output:
     json: bool
     colour: bool
+    tty: bool
     stdout: IO[str]
     stderr: IO[str]
 
     @classmethod
     def for_args(cls, args: argparse.Namespace) -> Output:
         want_json = bool(getattr(args, "json", False)) or os.environ.get("CORRAL_JSON") == "1"
-        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        return cls(want_json, colour, sys.stdout, sys.stderr)
+        tty = sys.stdout.isatty()
+        colour = tty and not os.environ.get("NO_COLOR")
+        return cls(want_json, colour, tty, sys.stdout, sys.stderr)
 
     def paint(self, text: str, style: str) -> str:
         if not self.colour:

@@ -89,7 +89,8 @@ def cmdline(pid: int) -> str:
             raw = handle.read()
     except OSError:
         return ""
-    return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    text = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    return " ".join(text.split())  # one line, whatever the arguments held (newlines, tabs)
 
 
 def cwd(pid: int) -> str | None:

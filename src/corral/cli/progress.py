@@ -1,0 +1,57 @@
+"""Live progress for ``corral start`` on a terminal: one line per service, redrawn in place while
+the start request runs. Cosmetic only: the start request stays the authority on the result."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from corral.cli.render import Output
+
+
+class Progress:
+    def __init__(self, project: Any, services: list[str], out: Output, interval: float = 0.2):
+        self.project = project
+        self.names = services or [s.name for s in project.services if s.autostart]
+        self.out = out
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.drawn = 0
+
+    def __enter__(self) -> Progress:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=2)
+        self._clear()
+
+    def _run(self) -> None:
+        from corral import control
+
+        while not self.stopped.wait(self.interval):
+            try:
+                status = control.status(self.project)
+            except Exception:  # the supervisor may be starting: try again next tick
+                continue
+            if not self.stopped.is_set():
+                self._draw([s for s in status["services"] if s["name"] in self.names])
+
+    def _draw(self, services: list[dict[str, Any]]) -> None:
+        self._clear()
+        width = max((len(s["name"]) for s in services), default=4)
+        for service in services:
+            note = f"  {service['note']}" if service.get("note") else ""
+            self.out.stdout.write(
+                f"{service['name']:<{width}}  {service['state']}{note}"[:150] + "\n"
+            )
+        self.drawn = len(services)
+        self.out.stdout.flush()
+
+    def _clear(self) -> None:
+        if self.drawn:
+            self.out.stdout.write(f"\033[{self.drawn}F\033[J")
+            self.out.stdout.flush()
+            self.drawn = 0

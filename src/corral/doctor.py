@@ -1,0 +1,152 @@
+"""``corral doctor``: everything needed to understand a broken setup, in one bounded dump that
+changes nothing. Every problem found comes with the command that fixes it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from corral import client, oslayer
+from corral.launch import supervisor_alive
+from corral.model import MARKER_PROJECT, ProjectSpec
+from corral.paths import socket_path, state_dir
+from corral.state import read_state, state_path
+
+
+def diagnose(project: ProjectSpec) -> dict[str, Any]:
+    from corral import control
+
+    problems: list[dict[str, str]] = []
+    supervisor = _supervisor(project, problems)
+    status = control.status(project)
+    services = [_service(project, item, problems) for item in status["services"]]
+    orphans = _orphans(project, services, problems)
+    return {
+        "project": {
+            "name": project.name,
+            "root": str(project.root),
+            "id": project.project_id,
+            "config_files": [str(p) for p in project.config_files],
+        },
+        "supervisor": supervisor,
+        "status_source": status["source"],
+        "services": services,
+        "orphans": orphans,
+        "layers": oslayer.capabilities().layers(),
+        "problems": problems,
+    }
+
+
+def _supervisor(project: ProjectSpec, problems: list[dict[str, str]]) -> dict[str, Any]:
+    sock = socket_path(project.project_id)
+    alive = supervisor_alive(project.root)
+    state = read_state(project.root, oslayer.boot_id())
+    begun = time.monotonic()
+    answer = client.ping(sock, timeout=1.0)
+    info: dict[str, Any] = {
+        "alive": alive,
+        "socket": str(sock),
+        "socket_exists": sock.exists(),
+        "answering": answer is not None,
+        "latency_ms": round((time.monotonic() - begun) * 1000, 1) if answer else None,
+        "pid": state.supervisor.pid if state and state.supervisor else None,
+        "started_at": state.started_at if state else None,
+        "state_file": str(state_path(project.root)),
+        "last_end": state.ended if state else None,
+    }
+    if alive and answer is None:
+        pid = info["pid"]
+        stat = oslayer.read_stat(pid) if pid else None
+        if stat is not None and stat.state == "T":
+            _problem(
+                problems, f"the supervisor (pid {pid}) is stopped (SIGSTOP)", f"kill -CONT {pid}"
+            )
+        else:
+            _problem(
+                problems,
+                f"the supervisor (pid {pid}) holds its lock but does not answer",
+                f"kill {pid}  (then: corral stop)",
+            )
+    if not alive and sock.exists():
+        _problem(problems, f"stale socket {sock} (no supervisor)", "corral stop")
+    ended = state.ended if state else None
+    if not alive and ended and ended.get("by") == "guard":
+        _problem(
+            problems,
+            f"the last supervisor died: {ended.get('reason')}; its guard stopped what it left",
+            "corral start",
+        )
+    return info
+
+
+def _service(
+    project: ProjectSpec, item: dict[str, Any], problems: list[dict[str, str]]
+) -> dict[str, Any]:
+    from corral import ports as ledger
+    from corral.logs import last_lines
+
+    name = item["name"]
+    tree = [_process(pid) for pid in item.get("members") or []]
+    result = {**item, "tree": [p for p in tree if p is not None], "port_holders": {}}
+    spec = project.service(name)
+    for port in spec.ports:
+        holders = [h.to_dict() for h in ledger.holders(port)]
+        result["port_holders"][str(port)] = holders
+        foreign = [h for h in holders if h.get("project_id") != project.project_id]
+        if foreign:
+            fix = foreign[0].get("stop_command") or f"corral free {port} --force"
+            _problem(
+                problems,
+                f"port {port} of {name} is held by pid {foreign[0].get('pid')} "
+                f"({(foreign[0].get('command') or '')[:60]}), not by this project",
+                fix,
+            )
+    if item["state"] in ("exited", "crashed", "running", "backoff"):
+        result["log_tail"] = last_lines(state_dir(project.root), name, 10)
+        _problem(
+            problems,
+            f"{name} is {item['state']}" + (f": {item['note']}" if item.get("note") else ""),
+            f"corral logs {name}; corral restart {name}",
+        )
+    if item["state"] == "orphaned":
+        _problem(problems, f"{name} runs without a supervisor (orphaned)", "corral stop")
+    return result
+
+
+def _process(pid: int) -> dict[str, Any] | None:
+    stat = oslayer.read_stat(pid)
+    if stat is None:
+        return None
+    return {
+        "pid": pid,
+        "ppid": stat.ppid,
+        "pgid": stat.pgid,
+        "state": stat.state,
+        "command": oslayer.cmdline(pid),
+    }
+
+
+def _orphans(
+    project: ProjectSpec, services: list[dict[str, Any]], problems: list[dict[str, str]]
+) -> list[dict[str, Any]]:
+    known = {pid for item in services for pid in item.get("members") or []}
+    found = []
+    for pid, markers in oslayer.scan_markers().items():
+        if markers.get(MARKER_PROJECT) != project.project_id or "CORRAL_ROLE" in markers:
+            continue
+        if pid not in known:
+            process = _process(pid)
+            if process is not None:
+                found.append({**process, "service": markers.get("CORRAL_SERVICE")})
+    if found:
+        pids = ", ".join(str(p["pid"]) for p in found[:5])
+        _problem(
+            problems,
+            f"{len(found)} process(es) of this project are in no service's tree ({pids})",
+            "corral stop",
+        )
+    return found
+
+
+def _problem(problems: list[dict[str, str]], message: str, fix: str) -> None:
+    problems.append({"problem": message, "fix": fix})

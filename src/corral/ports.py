@@ -1,0 +1,112 @@
+"""The port ledger: who holds a port, and whether that someone is ours.
+
+A holder is described by what the kernel lets us see: pid, user, command line, cwd, start time,
+and, when it carries corral markers, the service and project it belongs to, with the exact
+command that stops it. Only LISTEN sockets count: a client connected to a port does not hold it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral import oslayer
+from corral.model import MARKER_PROJECT, MARKER_ROOT, MARKER_SERVICE
+
+
+@dataclass
+class Holder:
+    pid: int | None
+    uid: int
+    addresses: list[str] = field(default_factory=list)
+    user: str = ""
+    command: str = ""
+    cwd: str | None = None
+    started_at: float | None = None
+    project_id: str | None = None
+    project_root: str | None = None
+    service: str | None = None
+
+    def is_ours(self, project_id: str) -> bool:
+        return self.project_id == project_id
+
+    def describe(self) -> str:
+        if self.pid is None:
+            return f"a process of user {self.user or self.uid} (pid hidden from us)"
+        text = f"pid {self.pid} ({self.command[:80]}) of user {self.user or self.uid}"
+        if self.cwd:
+            text += f", cwd {self.cwd}"
+        if self.started_at:
+            text += (
+                f", started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(self.started_at))}"
+            )
+        if self.project_id:
+            where = self.project_root or f"project id {self.project_id}"
+            text += f"; it is service {self.service!r} of corral project {where}"
+        return text
+
+    def stop_command(self) -> str | None:
+        if self.project_root and self.service:
+            return f"corral -C {self.project_root} stop {self.service}"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "stop_command": self.stop_command()}
+
+
+def holders(port: int) -> list[Holder]:
+    """Everyone listening on ``port``, one entry per process (addresses merged)."""
+    sockets = oslayer.listeners([port])
+    owners = oslayer.socket_holders([item.inode for item in sockets])
+    by_pid: dict[int | None, Holder] = {}
+    for item in sockets:
+        for pid in sorted(owners.get(item.inode, set())) or [None]:
+            holder = by_pid.get(pid) or by_pid.setdefault(pid, _describe(pid, item.uid))
+            holder.addresses.append(f"{_bracket(item.address)}:{item.port}")
+    return list(by_pid.values())
+
+
+def _describe(pid: int | None, uid: int) -> Holder:
+    holder = Holder(pid=pid, uid=uid, user=_user(uid))
+    if pid is None:
+        return holder
+    holder.command = oslayer.cmdline(pid)
+    holder.cwd = oslayer.cwd(pid)
+    holder.started_at = _start_time(pid)
+    markers = oslayer.read_markers(pid) or {}
+    holder.project_id = markers.get(MARKER_PROJECT)
+    holder.project_root = markers.get(MARKER_ROOT)
+    holder.service = markers.get(MARKER_SERVICE)
+    return holder
+
+
+def _bracket(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _start_time(pid: int) -> float | None:
+    stat = oslayer.read_stat(pid)
+    if stat is None:
+        return None
+    if oslayer.capabilities().platform != "linux":
+        return stat.start / 1_000_000
+    return _boot_time() + stat.start / os.sysconf("SC_CLK_TCK")
+
+
+def _boot_time() -> float:
+    with open("/proc/stat") as handle:
+        for line in handle:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    return 0.0
