@@ -44,9 +44,19 @@ def start(
     services: list[str] | None,
     timeout: float,
     wait: bool = True,
+    session: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``session`` may carry "tether" (a dict, or None to clear) and "ttl" (seconds, 0 clears)."""
     sock = ensure_supervisor(project, config_file)
-    message = _request(project, "start", services, env=dict(os.environ), timeout=timeout, wait=wait)
+    message = _request(
+        project,
+        "start",
+        services,
+        env=dict(os.environ),
+        timeout=timeout,
+        wait=wait,
+        **(session or {}),
+    )
     return client.call(sock, message, timeout + MARGIN)
 
 

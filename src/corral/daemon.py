@@ -24,7 +24,7 @@ from corral import oslayer, protocol
 from corral.config import load_project
 from corral.engine import Engine
 from corral.errors import CorralError, UsageError
-from corral.model import spec_from_dict
+from corral.model import ProcessIdentity, spec_from_dict
 from corral.paths import socket_path, state_dir, supervisor_log_path
 from corral.state import ProjectState, write_state
 
@@ -48,6 +48,7 @@ class Supervisor:
         self.done = asyncio.Event()
         self.exit_reason = "stopped"
         self.server: asyncio.AbstractServer | None = None
+        self.tether: oslayer.ProcessHandle | None = None
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -106,8 +107,13 @@ class Supervisor:
             except Exception as exc:  # a failed tick must not kill the supervisor
                 log_line(f"tick failed: {exc!r}")
             idle = time.monotonic() - self.engine.last_touch
-            if not self.engine.busy() and idle > IDLE_EXIT:
+            lease = self.engine.state.lease
+            if lease and idle > lease:
+                self.request_shutdown(f"lease expired: no corral command for {lease:g}s")
+            elif not self.engine.busy() and idle > IDLE_EXIT:
                 self.request_shutdown(f"idle for {IDLE_EXIT:g}s with nothing running")
+            if self.tether is not None and self.tether.fileno() < 0 and self.tether.has_exited():
+                self._tether_fired()  # platforms without pidfd: polled here
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -172,8 +178,42 @@ class Supervisor:
         self.request_shutdown(str(message.get("reason", "shutdown requested")))
         return {}
 
+    def set_tether(self, data: dict[str, Any] | None) -> None:
+        """Watch ``data`` (pid and start time); when it exits, stop everything and exit."""
+        if self.tether is not None:
+            if self.tether.fileno() >= 0:
+                asyncio.get_running_loop().remove_reader(self.tether.fileno())
+            self.tether.close()
+            self.tether = None
+        self.engine.state.tether = data
+        self.engine.dirty = True
+        if data is None:
+            return
+        identity = ProcessIdentity(int(data["pid"]), int(data["start"]), oslayer.boot_id())
+        self.tether = oslayer.open_process(identity)
+        log_line(f"tethered to pid {identity.pid} ({data.get('command', '')})")
+        if self.tether is None:
+            self._tether_fired()  # it is already gone
+        elif self.tether.fileno() >= 0:
+            asyncio.get_running_loop().add_reader(self.tether.fileno(), self._tether_fired)
+
+    def _tether_fired(self) -> None:
+        data = self.engine.state.tether or {}
+        if self.tether is not None and self.tether.fileno() >= 0:
+            asyncio.get_running_loop().remove_reader(self.tether.fileno())
+        self.request_shutdown(f"tether pid {data.get('pid')} ({data.get('command', '')}) exited")
+
     def _adopt(self, message: dict[str, Any]) -> None:
         """Take the client's configuration and environment for what starts next."""
+        if "tether" in message:
+            tether = message["tether"]
+            self.set_tether(tether if isinstance(tether, dict) else None)
+        if "ttl" in message:
+            ttl = message["ttl"]
+            self.engine.state.lease = (
+                float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None
+            )
+            self.engine.dirty = True
         if isinstance(message.get("project"), dict):
             self.engine.update_project(spec_from_dict(message["project"]))
         if isinstance(message.get("env"), dict):
@@ -208,10 +248,10 @@ def _clean_orphans(root: Path, project_id: str) -> list[str]:
     lines = []
     for report in reports:
         if report.members:
-            pids = ", ".join(str(item["pid"]) for item in report.swept) or "its processes"
+            pids = ", ".join(str(pid) for pid in report.pids)
             lines.append(
                 f"{report.service}: stopped {report.members} orphaned process(es) "
-                f"left by an earlier supervisor ({pids})"
+                f"left by an earlier supervisor (pid {pids})"
             )
             log_line(lines[-1])
     return lines

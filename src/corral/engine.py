@@ -551,8 +551,16 @@ class Engine(Readiness):
             item["listening"] = sorted(
                 {port for pid in item["members"] for port in listening.get(pid, ())}
             )
+        lease = self.state.lease
         return {
             "source": "supervisor",
+            "tether": self.state.tether,
+            "lease": None
+            if not lease
+            else {
+                "ttl": lease,
+                "expires_in": round(lease - (time.monotonic() - self.last_touch), 1),
+            },
             "supervisor": {
                 "pid": os.getpid(),
                 "run_id": self.run_id,

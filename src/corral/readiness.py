@@ -95,8 +95,13 @@ class Readiness:
         self: Engine, service: Service, command: str, timeout: float
     ) -> asyncio.Future[int]:
         """Run a probe command as our child; ``reap`` resolves the future with its exit code."""
-        env = runner.service_env(service.spec, self.base_env, self.project.project_id,
-                                 self.run_id, str(self.project.root))  # fmt: skip
+        env = runner.service_env(
+            service.spec,
+            self.base_env,
+            self.project.project_id,
+            self.run_id,
+            str(self.project.root),
+        )
         child = subprocess.Popen(
             ["/bin/sh", "-c", command],
             cwd=service.spec.cwd,

@@ -59,6 +59,7 @@ class StopReport:
     signal: str = "SIGTERM"
     elapsed: float = 0.0
     members: int = 0  # how many processes the stop found
+    pids: list[int] = field(default_factory=list)  # all of them
     swept: list[dict[str, Any]] = field(default_factory=list)  # members outside the group
     survivors: list[dict[str, Any]] = field(default_factory=list)
     ports_held: list[dict[str, Any]] = field(default_factory=list)
@@ -76,6 +77,7 @@ class StopReport:
             "signal": self.signal,
             "elapsed": round(self.elapsed, 3),
             "members": self.members,
+            "pids": self.pids,
             "swept": self.swept,
             "survivors": self.survivors,
             "ports_held": self.ports_held,
@@ -190,6 +192,7 @@ async def reclaim(
             members = await _kill_rounds(trace, excluded, seen, group_pinned)
     report.elapsed = time.monotonic() - started
     report.members = len(seen)
+    report.pids = sorted(seen)
     report.swept = [m.describe() for m in seen.values() if "group" not in m.layers]
     report.survivors = [m.describe() for m in members.values()]
     report.ports_held = await _verify_ports(trace, excluded, seen)

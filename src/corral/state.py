@@ -52,6 +52,8 @@ class ProjectState:
     started_at: float | None = None
     services: dict[str, ServiceRecord] = field(default_factory=dict)
     ended: dict[str, Any] | None = None  # how the last supervisor ended: {"time", "reason", ...}
+    tether: dict[str, Any] | None = None  # {"pid", "start", "command"}: stop all when it exits
+    lease: float | None = None  # seconds without any client contact after which all stops
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)

@@ -14,16 +14,49 @@ def run_start(args: argparse.Namespace, out: Output) -> int:
 
     project = load_project_for(args)
     _check_names(project, args.services)
+    session = session_options(args, project, out)
     if out.tty and not out.json and not args.no_wait:
         from corral.cli.progress import Progress
 
         with Progress(project, args.services, out):
-            result = control.start(project, _config_file(args), args.services, args.timeout)
+            result = control.start(
+                project, _config_file(args), args.services, args.timeout, session=session
+            )
     else:
         result = control.start(
-            project, _config_file(args), args.services, args.timeout, wait=not args.no_wait
+            project,
+            _config_file(args),
+            args.services,
+            args.timeout,
+            wait=not args.no_wait,
+            session=session,
         )
     return _report_start(project, result, out)
+
+
+def session_options(args: argparse.Namespace, project, out: Output) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Tether and lease for this start: flag, then CORRAL_TETHER, then the config."""
+    import os
+    import sys
+
+    from corral import tether
+
+    session: dict[str, Any] = {}
+    choice = args.tether or os.environ.get("CORRAL_TETHER") or project.settings.get("tether")
+    if choice is not None:
+        resolved = tether.resolve(str(choice))
+        session["tether"] = resolved.to_dict() if resolved else None
+    ttl = args.ttl if args.ttl is not None else project.settings.get("ttl")
+    if ttl is not None:
+        session["ttl"] = ttl
+    agent = tether.agent_environment()
+    if agent and choice is None and ttl is None and not out.json:
+        print(
+            f"corral: note: {agent} is set but these services are not tethered: they will "
+            "outlive this session (to tie them to it: --tether auto, or CORRAL_TETHER=auto)",
+            file=sys.stderr,
+        )
+    return session
 
 
 def run_restart(args: argparse.Namespace, out: Output) -> int:

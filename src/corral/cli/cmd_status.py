@@ -45,7 +45,9 @@ def _print_header(result: dict[str, Any], out: Output) -> None:
     supervisor = result.get("supervisor")
     if result["source"] == "supervisor":
         up = _duration(time.time() - (supervisor.get("started_at") or time.time()))
-        out.line(out.paint(f"supervisor pid {supervisor['pid']}, up {up}", "dim"))
+        out.line(
+            out.paint(f"supervisor pid {supervisor['pid']}, up {up}; {_session(result)}", "dim")
+        )
         return
     problem = result.get("problem")
     if problem:
@@ -57,6 +59,18 @@ def _print_header(result: dict[str, Any], out: Output) -> None:
     ended = result.get("ended")
     if ended and ended.get("by") == "guard":
         out.line(out.paint(f"the last supervisor ended abnormally: {ended['reason']}", "yellow"))
+
+
+def _session(result: dict[str, Any]) -> str:
+    tether, lease = result.get("tether"), result.get("lease")
+    parts = []
+    if tether:
+        parts.append(f"tethered to pid {tether['pid']} ({tether['command'][:40]})")
+    if lease:
+        parts.append(
+            f"lease {_duration(lease['ttl'])}, expires in {_duration(lease['expires_in'])}"
+        )
+    return ", ".join(parts) or "untethered: services run until 'corral stop'"
 
 
 def _row(service: dict[str, Any], out: Output) -> list[str]:

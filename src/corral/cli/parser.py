@@ -104,7 +104,24 @@ def _add_start(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="return once the services are spawned, without waiting for readiness",
     )
+    _add_session_options(command)
     command.set_defaults(handler=run_start)
+
+
+def _add_session_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--tether",
+        metavar="PID|auto|none",
+        help="stop everything within a second of this process's exit; 'auto' is the nearest "
+        "ancestor that is not a shell, e.g. your coding agent (also: CORRAL_TETHER)",
+    )
+    command.add_argument(
+        "--ttl",
+        type=_duration,
+        metavar="DURATION",
+        help="a lease: stop everything when no corral command touched the project for "
+        "DURATION (0 clears it)",
+    )
 
 
 def _add_stop(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

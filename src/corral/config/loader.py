@@ -32,6 +32,8 @@ PROJECT_KEYS = (
     "log_max_size",
     "log_keep",
     "settle_time",
+    "tether",
+    "ttl",
 )
 SERVICE_KEYS = (
     "command",
@@ -116,6 +118,8 @@ def load_project(start: Path, explicit_file: Path | None = None) -> ProjectSpec:
         "log_max_size": ctx.read((), table, "log_max_size", v.as_size, 10 * 1024 * 1024),
         "log_keep": ctx.read((), table, "log_keep", v.as_positive_int, 3),
         "settle_time": ctx.read((), table, "settle_time", v.as_duration, 0.5),
+        "tether": ctx.read((), table, "tether", v.as_tether, None),
+        "ttl": ctx.read((), table, "ttl", v.as_duration, None),
     }
     raw = _merge_services(ctx, table)
     specs = [_service(ctx, item, base_env, port_base) for item in raw]

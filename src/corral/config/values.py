@@ -152,6 +152,14 @@ def as_positive_int(value: object) -> int:
     return value
 
 
+def as_tether(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 1:
+        return str(value)
+    if value in ("auto", "none"):
+        return str(value)
+    raise ValueError(f"expected 'auto', 'none' or a pid, got {describe(value)}")
+
+
 def as_signal(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         try:
