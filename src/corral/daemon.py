@@ -279,6 +279,9 @@ def main(argv: list[str]) -> int:
     )
     orphans = _clean_orphans(project.root, project.project_id)
     write_state(project.root, state)
+    from corral import registry
+
+    registry.register(project.project_id, project.root, project.name)
     engine = Engine(project, state=state, state_dir=state_dir(project.root), log=log_line)
     engine.cleaned.extend(orphans)
     log_line(f"supervising {project.name} ({project.root}), run {state.run_id}")

@@ -139,3 +139,69 @@ def test_stop_without_a_supervisor_stops_orphans_with_a_report(corral_project) -
     daemon = next(pid for pid, role in read_pids(pidfile).items() if role == "daemon")
     assert daemon in swept
     wait_until(lambda: all_dead(pidfile), message="everything to be gone")
+
+
+def foreign_sleeper() -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env=env)
+
+
+@pytest.mark.timeout(60)
+def test_nuke_without_a_tty_and_without_yes_exits_2_and_stops_nothing(corral_project) -> None:  # type: ignore[no-untyped-def]
+    pidfile, project = two_services(corral_project())
+    assert project.run("start").returncode == 0
+    wait_until(lambda: len(read_pids(pidfile)) == 3, message="the services")
+    begun = time.monotonic()
+    result = project.run("nuke", timeout=20)
+    assert result.returncode == 2 and time.monotonic() - begun < 10
+    assert "needs a yes" in result.stderr and "--yes" in result.stderr
+    assert all(pid_alive(pid) for pid in read_pids(pidfile))
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(90)
+def test_nuke_yes_stops_two_projects_and_leaves_a_foreign_process_alone(corral_project) -> None:  # type: ignore[no-untyped-def]
+    first_pids, first = two_services(corral_project())
+    second_pids, second = two_services(corral_project())
+    stranger = foreign_sleeper()
+    try:
+        assert first.run("start").returncode == 0 and second.run("start").returncode == 0
+        wait_until(
+            lambda: len(read_pids(first_pids)) == 3 and len(read_pids(second_pids)) == 3,
+            message="both projects",
+        )
+        listed = json.loads(first.run("ls", "--json").stdout)["projects"]
+        roots = {item["root"] for item in listed}
+        assert {str(first.root), str(second.root)} <= roots
+        result = first.run("nuke", "--yes", "--json", timeout=60)
+        document = json.loads(result.stdout)
+        assert result.returncode == 0 and document["survivors"] == []
+        assert all_dead(first_pids) and all_dead(second_pids)
+        assert stranger.poll() is None, "nuke killed a process corral did not start"
+        after = json.loads(first.run("ls", "--json").stdout)["projects"]
+        assert not {str(first.root), str(second.root)} & {item["root"] for item in after}
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+@pytest.mark.timeout(60)
+def test_ls_finds_a_project_whose_state_dir_was_deleted(corral_project, runtime_dir) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    pidfile, project = two_services(corral_project())
+    assert project.run("start").returncode == 0
+    wait_until(lambda: len(read_pids(pidfile)) == 3, message="the services")
+    state = json.loads((project.root / ".corral" / "state.json").read_text())
+    os.kill(state["guard"]["pid"], signal.SIGKILL)
+    os.kill(state["supervisor"]["pid"], signal.SIGKILL)
+    wait_until(lambda: not pid_alive(state["supervisor"]["pid"]), message="supervisor gone")
+    shutil.rmtree(project.root / ".corral")
+    shutil.rmtree(runtime_dir / "projects")
+    listed = json.loads(project.run("ls", "--json").stdout)["projects"]
+    entry = next(item for item in listed if item["id"] == project.id)
+    assert entry["root"] == str(project.root) and not entry["supervisor_alive"]
+    assert entry["orphans"]
+    result = project.run("nuke", "--yes")
+    assert result.returncode == 0
+    wait_until(lambda: all_dead(pidfile), message="everything gone")

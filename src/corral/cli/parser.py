@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_port(commands)
     _add_free(commands)
     _add_doctor(commands)
+    _add_ls(commands)
+    _add_nuke(commands)
     return parser
 
 
@@ -313,3 +315,34 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "machine offers. Changes nothing; always finishes within its bound.",
     )
     command.set_defaults(handler=run_doctor)
+
+
+def _add_ls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_machine import run_ls
+
+    command = commands.add_parser(
+        "ls",
+        parents=[_common()],
+        help="every corral project of this user with anything running",
+        description="Every corral project of this user with anything running or left behind: "
+        "root, whether its supervisor is alive, running services, orphans and ports. Found from "
+        "a per-user registry and a scan for corral's markers, so a project whose .corral/ was "
+        "deleted is still found.",
+    )
+    command.set_defaults(handler=run_ls)
+
+
+def _add_nuke(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_machine import run_nuke
+
+    command = commands.add_parser(
+        "nuke",
+        parents=[_common()],
+        help="stop every corral process of this user, in every project",
+        description="Stop every process of this user that carries corral's identity (markers "
+        "or a recorded identity), in every project, and remove stale sockets and state. Never "
+        "touches a process corral did not start, nor another user's. On a terminal it lists "
+        "what it will stop and asks; without one it needs --yes (and exits 2 at once without).",
+    )
+    command.add_argument("--yes", action="store_true", help="do not ask")
+    command.set_defaults(handler=run_nuke)
