@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 import uuid
@@ -49,6 +51,8 @@ class Supervisor:
         self.exit_reason = "stopped"
         self.server: asyncio.AbstractServer | None = None
         self.tether: oslayer.ProcessHandle | None = None
+        self.watcher: subprocess.Popen[bytes] | None = None
+        self.watching: list[str] = []
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -77,8 +81,54 @@ class Supervisor:
             self.exit_reason = reason
             self.done.set()
 
+    def ensure_watcher(self) -> None:
+        """Run the file watcher over the directories of the auto-restarted services."""
+        directories = self.engine.watch_directories()
+        if directories == self.watching and (self.watcher is None or self.watcher.poll() is None):
+            return
+        self.stop_watcher()
+        self.watching = directories
+        if not directories:
+            return
+        self.watcher = subprocess.Popen(
+            [sys.executable, "-m", "corral.watcher", *directories],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+        )
+        self.engine.helpers[self.watcher.pid] = self.watcher
+        assert self.watcher.stdout is not None
+        os.set_blocking(self.watcher.stdout.fileno(), False)
+        asyncio.get_running_loop().add_reader(self.watcher.stdout.fileno(), self._on_watcher)
+        log_line(f"watching {', '.join(directories)} (pid {self.watcher.pid})")
+
+    def _on_watcher(self) -> None:
+        assert self.watcher is not None and self.watcher.stdout is not None
+        data = self.watcher.stdout.read() or b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.watcher.stdout.fileno())
+            return
+        for line in data.splitlines():
+            try:
+                self.engine.on_changes(json.loads(line))
+            except ValueError:
+                continue
+
+    def stop_watcher(self) -> None:
+        if self.watcher is None:
+            return
+        assert self.watcher.stdout is not None
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(self.watcher.stdout.fileno())
+        if self.watcher.returncode is None:
+            self.watcher.terminate()  # our unreaped child: its pid is still ours
+            with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError):
+                self.watcher.wait(timeout=2)
+        self.watcher.stdout.close()
+        self.watcher = None
+
     async def _shutdown(self) -> None:
         log_line(f"shutting down: {self.exit_reason}")
+        self.stop_watcher()
         if self.server is not None:
             self.server.close()
         reports = await self.engine.shutdown()
@@ -100,8 +150,9 @@ class Supervisor:
             try:
                 self.engine.sampler.sample()
                 now = time.monotonic()
-                if now - last_refresh >= 1.0:
+                if now - last_refresh >= 2.0:
                     self.engine.refresh_members()
+                    self.engine.check_stale()
                     last_refresh = now
                 self.engine.save()
             except Exception as exc:  # a failed tick must not kill the supervisor
@@ -153,7 +204,11 @@ class Supervisor:
     async def op_start(self, message: dict[str, Any]) -> dict[str, Any]:
         self._adopt(message)
         wait = bool(message.get("wait", True))
-        return await self.engine.start(message.get("services") or None, _timeout(message), wait)
+        names = message.get("services") or None
+        if message.get("watch"):
+            self.engine.auto_restart.update(self.engine.resolve(names, with_dependencies=True))
+        self.ensure_watcher()
+        return await self.engine.start(names, _timeout(message), wait)
 
     async def op_wait(self, message: dict[str, Any]) -> dict[str, Any]:
         self.engine.touch()

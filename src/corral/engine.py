@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corral import logs, oslayer, ports, runner
+from corral import logs, oslayer, ports, runner, staleness
 from corral.errors import CorralError, UsageError
 from corral.lifecycle import ALIVE, DOWN, Action, Event, RestartRules, State, decide
 from corral.model import ProcessIdentity, ProjectSpec, ServiceSpec
@@ -44,6 +44,7 @@ class Service:
     restart_timer: asyncio.TimerHandle | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     stop_task: asyncio.Task[StopReport] | None = None
+    watched: staleness.Watched | None = None  # what the current run's code looked like
     pending: bool = False  # a start request is waiting for this service's dependencies
     blocked: str | None = None  # why the last start request could not start it
 
@@ -80,8 +81,10 @@ class Engine(Readiness):
         self.dirty = True
         self.last_touch = time.monotonic()
         self.cleaned: list[str] = []  # orphans stopped for the current start, to report
+        self.auto_restart: set[str] = set()  # services restarted when their files change
         self.tasks: set[asyncio.Task[Any]] = set()  # strong references: asyncio keeps weak ones
         self.probe_children: dict[int, tuple[subprocess.Popen[bytes], asyncio.Future[int]]] = {}
+        self.helpers: dict[int, subprocess.Popen[bytes]] = {}  # e.g. the file watcher
         self.update_project(project)
 
     # ---- configuration -------------------------------------------------------------------
@@ -101,6 +104,8 @@ class Engine(Readiness):
                 self.sampler.add(spec.name)
             elif service.state in DOWN:
                 service.spec = spec
+            if spec.watch:
+                self.auto_restart.add(spec.name)
             service.record.ports = list(spec.ports)
             service.record.stop_signal = spec.stop_signal
             service.record.stop_timeout = spec.stop_timeout
@@ -354,6 +359,13 @@ class Engine(Readiness):
         record.members = [run.identity]
         record.started_at = run.started_at
         record.last_exit = None
+        record.stale = None
+        service.watched = staleness.Watched(
+            service.spec.cwd,
+            service.spec.watch,
+            run.started_at,
+            staleness.git_head(self.project.root),
+        )
         self.dirty = True
 
     # ---- exits ---------------------------------------------------------------------------
@@ -367,6 +379,9 @@ class Engine(Readiness):
                 return
             if pid == 0:
                 return
+            if pid in self.helpers:
+                self.helpers.pop(pid).returncode = os.waitstatus_to_exitcode(status)
+                continue
             if pid in self.probe_children:
                 child, future = self.probe_children.pop(pid)
                 child.returncode = os.waitstatus_to_exitcode(status)
@@ -417,11 +432,13 @@ class Engine(Readiness):
 
     # ---- stop ----------------------------------------------------------------------------
 
-    async def stop(self, names: Iterable[str] | None) -> list[StopReport]:
+    async def stop(
+        self, names: Iterable[str] | None, with_dependents: bool = True
+    ) -> list[StopReport]:
         """Stop services, dependents before their dependencies, independent ones in parallel."""
         self.touch()
         selected = self.resolve(names, with_dependencies=False)
-        if names:  # stopping a service stops what depends on it first
+        if names and with_dependents:  # stopping a service stops what depends on it first
             selected = self._with_dependents(selected)
         reports: dict[str, StopReport] = {}
         for wave in self._stop_waves(selected):
@@ -505,18 +522,59 @@ class Engine(Readiness):
         return any(s.state not in DOWN for s in self.services.values())
 
     def refresh_members(self) -> None:
-        """Record every live member of every running service (pid and start time)."""
+        """Record every live member of every running service (pid and start time), found by
+        the cheap layers; the full scans (markers, lifeline fds) are kept for stops."""
         for service in self.services.values():
             if service.run is None:
                 continue
-            members = find_members(self.trace(service), self._daemon_pids())
-            known = {(m.pid, m.start) for m in service.record.members}
-            for member in members.values():
-                if (member.identity.pid, member.identity.start) not in known:
-                    service.record.members.append(member.identity)
+            known = {m.pid for m in service.record.members}
+            for pid in self.quick_members(service) - known:
+                identity = oslayer.identify(pid)
+                if identity is not None:
+                    service.record.members.append(identity)
                     self.dirty = True
             if service.run.leader_reaped:
                 self._check_run_over(service)
+
+    def on_changes(self, paths: list[str]) -> None:
+        """Restart the running, watched services whose files are among ``paths``."""
+        for name in sorted(self.auto_restart):
+            service = self.services.get(name)
+            if service is None or service.state not in ALIVE or service.stop_task is not None:
+                continue
+            matched = [
+                p for p in paths if staleness.matches(Path(p), service.spec.cwd, service.spec.watch)
+            ]
+            if matched:
+                shown = ", ".join(Path(p).name for p in matched[:3])
+                self.log(f"{name}: restarting: {len(matched)} file(s) changed ({shown})")
+                self.background(self._restart_for_change(name))
+
+    async def _restart_for_change(self, name: str) -> None:
+        await self.stop([name], with_dependents=False)
+        self.services[name].record.restarts += 1
+        await self.start([name], timeout=60.0)
+
+    def watch_directories(self) -> list[str]:
+        return sorted(
+            {str(self.services[n].spec.cwd) for n in self.auto_restart if n in self.services}
+        )
+
+    def check_stale(self) -> None:
+        """Mark running services whose code changed after they started."""
+        for service in self.services.values():
+            if service.run is None or service.watched is None:
+                continue
+            stale = service.watched.check(self.project.root)
+            if stale != service.record.stale:
+                if stale and not service.record.stale:
+                    self.log(
+                        f"{service.spec.name}: stale: {stale['files']} file(s) changed "
+                        f"since start {stale['first']}"
+                        + (", git HEAD moved" if stale["head_moved"] else "")
+                    )
+                service.record.stale = stale
+                self.dirty = True
 
     def save(self) -> None:
         if self.dirty:
@@ -537,6 +595,7 @@ class Engine(Readiness):
             "ports": list(service.spec.ports),
             "last_exit": record.last_exit,
             "note": record.note,
+            "stale": record.stale if run else None,
             "members": sorted(self.quick_members(service)),
             "log": str(logs.log_path(self.state_dir, name)),
         }

@@ -37,6 +37,7 @@ class ServiceRecord:
     restarts: int = 0
     last_exit: dict[str, Any] | None = None  # {"code", "signal", "time"}
     note: str | None = None  # the latest diagnosis, e.g. why it crashed or a probe failed
+    stale: dict[str, Any] | None = None  # {"files", "first", "head_moved"} when code changed
 
 
 @dataclass

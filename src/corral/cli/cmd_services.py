@@ -15,6 +15,8 @@ def run_start(args: argparse.Namespace, out: Output) -> int:
     project = load_project_for(args)
     _check_names(project, args.services)
     session = session_options(args, project, out)
+    if args.watch:
+        session["watch"] = True
     if out.tty and not out.json and not args.no_wait:
         from corral.cli.progress import Progress
 
@@ -64,6 +66,15 @@ def run_restart(args: argparse.Namespace, out: Output) -> int:
 
     project = load_project_for(args)
     _check_names(project, args.services)
+    if args.stale:
+        stale = [s["name"] for s in control.status(project)["services"] if s.get("stale")]
+        args.services = [name for name in stale if not args.services or name in args.services]
+        if not args.services:
+            if out.json:
+                out.document({"reports": [], "services": [], "failed": None, "restarted": []})
+            else:
+                out.line("nothing is stale")
+            return ExitCode.OK
     result = control.restart(project, _config_file(args), args.services, args.timeout)
     if not out.json:
         _print_stop_reports(result.get("reports", []), out)

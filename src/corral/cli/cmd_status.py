@@ -38,6 +38,16 @@ def run_status(args: argparse.Namespace, out: Output) -> int:
     for service in result["services"]:
         if service.get("note"):
             out.line(f"  {service['name']}: {service['note']}")
+        stale = service.get("stale")
+        if stale:
+            moved = "; git HEAD moved" if stale["head_moved"] else ""
+            out.line(
+                out.paint(
+                    f"  {service['name']}: stale: {stale['files']} file(s) changed since "
+                    f"it started ({', '.join(stale['first'])}){moved}; corral restart --stale",
+                    "yellow",
+                )
+            )
     return 0
 
 
@@ -74,6 +84,7 @@ def _session(result: dict[str, Any]) -> str:
 
 
 def _row(service: dict[str, Any], out: Output) -> list[str]:
+    state = service["state"] + (" (stale)" if service.get("stale") else "")
     started = service.get("started_at")
     running = service.get("pid") is not None
     declared = set(service.get("ports") or [])
@@ -82,7 +93,7 @@ def _row(service: dict[str, Any], out: Output) -> list[str]:
     last_exit = service.get("last_exit")
     return [
         service["name"],
-        out.paint(service["state"], STATE_STYLE.get(service["state"], "")),
+        out.paint(state, STATE_STYLE.get(service["state"], "")),
         str(service["pid"]) if running else "-",
         _duration(time.time() - started) if running and started else "-",
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if running and started else "-",

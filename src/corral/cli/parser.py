@@ -107,6 +107,12 @@ def _add_start(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="return once the services are spawned, without waiting for readiness",
     )
     _add_session_options(command)
+    command.add_argument(
+        "--watch",
+        action="store_true",
+        help="restart each service when its files change (its watch globs, "
+        "or what git tracks under its cwd)",
+    )
     command.set_defaults(handler=run_start)
 
 
@@ -160,6 +166,11 @@ def _add_restart(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=60.0,
         metavar="DURATION",
         help="bound on the wait for readiness after the restart (default 60s)",
+    )
+    command.add_argument(
+        "--stale",
+        action="store_true",
+        help="restart only the services whose code changed since they started",
     )
     command.set_defaults(handler=run_restart)
 
