@@ -71,6 +71,9 @@ class Supervisor:
             os.umask(old_umask)
         self.engine.save()
         log_line(f"listening on {self.socket_path}")
+        self.engine.events.emit("supervisor_started", pid=os.getpid(), run_id=self.engine.run_id)
+        for line in self.engine.cleaned:
+            self.engine.events.emit("orphans_cleaned", detail=line)
         ticker = asyncio.ensure_future(self._tick())
         await self.done.wait()
         ticker.cancel()
@@ -142,6 +145,7 @@ class Supervisor:
         }
         self.engine.dirty = True
         self.engine.save()
+        self.engine.events.emit("supervisor_exited", reason=self.exit_reason)
 
     async def _tick(self) -> None:
         last_refresh = 0.0
@@ -159,7 +163,8 @@ class Supervisor:
                 log_line(f"tick failed: {exc!r}")
             idle = time.monotonic() - self.engine.last_touch
             lease = self.engine.state.lease
-            if lease and idle > lease:
+            if lease and idle > lease and not self.done.is_set():
+                self.engine.events.emit("lease_expired", ttl=lease)
                 self.request_shutdown(f"lease expired: no corral command for {lease:g}s")
             elif not self.engine.busy() and idle > IDLE_EXIT:
                 self.request_shutdown(f"idle for {IDLE_EXIT:g}s with nothing running")
@@ -254,6 +259,10 @@ class Supervisor:
 
     def _tether_fired(self) -> None:
         data = self.engine.state.tether or {}
+        if not self.done.is_set():
+            self.engine.events.emit(
+                "tether_fired", pid=data.get("pid"), command=data.get("command")
+            )
         if self.tether is not None and self.tether.fileno() >= 0:
             asyncio.get_running_loop().remove_reader(self.tether.fileno())
         self.request_shutdown(f"tether pid {data.get('pid')} ({data.get('command', '')}) exited")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from corral import logs, oslayer, ports, runner, staleness
+from corral import events, logs, oslayer, ports, runner, staleness
 from corral.errors import CorralError, UsageError
 from corral.lifecycle import ALIVE, DOWN, Action, Event, RestartRules, State, decide
 from corral.model import ProcessIdentity, ProjectSpec, ServiceSpec
@@ -45,6 +45,7 @@ class Service:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     stop_task: asyncio.Task[StopReport] | None = None
     watched: staleness.Watched | None = None  # what the current run's code looked like
+    ports_seen: set[int] = field(default_factory=set)  # listening ports already announced
     pending: bool = False  # a start request is waiting for this service's dependencies
     blocked: str | None = None  # why the last start request could not start it
 
@@ -77,6 +78,7 @@ class Engine(Readiness):
         self.base_env: dict[str, str] = dict(os.environ)
         self.services: dict[str, Service] = {}
         self.sampler = logs.LogSampler(state_dir, [])
+        self.events = events.EventLog(state_dir, clock)
         self.cgroup_root = self._cgroup_root()
         self.dirty = True
         self.last_touch = time.monotonic()
@@ -152,13 +154,36 @@ class Engine(Readiness):
         decision = decide(service.state, event, rules, now=self.clock(), **facts)
         if decision.state is not service.state:
             self.log(f"{service.spec.name}: {service.state} -> {decision.state} ({event})")
+        previous = service.state
         service.state = decision.state
         service.record.state = str(decision.state)
         self.dirty = True
+        self._emit_transition(service, event, previous, decision)
         for action in decision.actions:
             self._act(service, action, decision.delay)
         self.save()  # a client reading the state file (supervisor hung) sees every change
         service.notify()
+
+    def _emit_transition(
+        self, service: Service, event: Event, previous: State, decision: Any
+    ) -> None:
+        """The event-stream side of a transition (what agents read with ``corral events``)."""
+        name = service.spec.name
+        record = service.record
+        if event in (Event.START, Event.BACKOFF_ELAPSED):
+            self.events.emit("starting", name)
+        elif event is Event.READY:
+            self.events.emit("ready", name, pid=service.run.pid if service.run else None)
+        elif event is Event.PROBE_FAILED:
+            self.events.emit("probe_failed", name, reason=record.note)
+        elif event is Event.EXIT and previous is not State.STOPPING:
+            self.events.emit("exited", name, **(record.last_exit or {}))
+            if decision.state is State.BACKOFF:
+                self.events.emit("restarting", name, delay=decision.delay)
+            elif decision.state is State.CRASHED:
+                self.events.emit("crashed", name, restarts=record.restarts)
+        elif event is Event.STOP and previous is not decision.state:
+            self.events.emit("stop_requested", name)
 
     def _rules(self, spec: ServiceSpec) -> RestartRules:
         return RestartRules(
@@ -337,6 +362,7 @@ class Engine(Readiness):
         self._record_run(service, run)
         logs.write_marker(self.state_dir, spec.name, f"corral: started pid {run.pid}")
         self.log(f"{spec.name}: started pid {run.pid} pgid {run.pgid} ({spec.command_line})")
+        self.events.emit("started", spec.name, pid=run.pid, command=spec.command_line)
         self._begin_readiness(service, run)
 
     def _service_cgroup(self, name: str) -> Path | None:
@@ -488,6 +514,17 @@ class Engine(Readiness):
         self._end_run(service)
         service.record.note = None if report.ok else "stop incomplete: see the stop report"
         self.log(f"{service.spec.name}: stop {report.outcome} in {report.elapsed:.3f}s")
+        for swept in report.swept:
+            self.events.emit("escapee_swept", service.spec.name, **swept)
+        self.events.emit(
+            "stopped",
+            service.spec.name,
+            outcome=report.outcome,
+            elapsed=round(report.elapsed, 3),
+            signal=report.signal,
+            ok=report.ok,
+            processes=report.members,
+        )
         service.stop_task = None
         self._transition(service, Event.RECLAIMED)
         return report
@@ -535,6 +572,17 @@ class Engine(Readiness):
                     self.dirty = True
             if service.run.leader_reaped:
                 self._check_run_over(service)
+        self._note_bound_ports()
+
+    def _note_bound_ports(self) -> None:
+        running = [s for s in self.services.values() if s.run is not None]
+        pids = {pid: s for s in running for pid in self.quick_members(s)}
+        listening = listening_ports(set(pids))
+        for service in running:
+            ports = {p for pid, s in pids.items() if s is service for p in listening.get(pid, ())}
+            for port in sorted(ports - service.ports_seen):
+                self.events.emit("port_bound", service.spec.name, port=port)
+            service.ports_seen = ports
 
     def on_changes(self, paths: list[str]) -> None:
         """Restart the running, watched services whose files are among ``paths``."""
@@ -548,6 +596,7 @@ class Engine(Readiness):
             if matched:
                 shown = ", ".join(Path(p).name for p in matched[:3])
                 self.log(f"{name}: restarting: {len(matched)} file(s) changed ({shown})")
+                self.events.emit("restart_for_change", name, files=matched[:20])
                 self.background(self._restart_for_change(name))
 
     async def _restart_for_change(self, name: str) -> None:
@@ -573,6 +622,8 @@ class Engine(Readiness):
                         f"since start {stale['first']}"
                         + (", git HEAD moved" if stale["head_moved"] else "")
                     )
+                if stale and not service.record.stale:
+                    self.events.emit("stale_detected", service.spec.name, **stale)
                 service.record.stale = stale
                 self.dirty = True
 

@@ -73,6 +73,11 @@ def recover_after_supervisor_death(root: str, reason: str, log: Callable[[str], 
         if record.state not in ("stopped", "exited", "crashed"):
             record.state = "stopped"
             record.note = f"stopped by the guard: {reason}"
+    from corral.events import EventLog
+
+    EventLog(Path(root) / ".corral").emit(
+        "supervisor_exited", reason=reason, by="guard", stopped=stopped, incomplete=failed
+    )
     state.ended = {
         "time": time.time(),
         "reason": reason,

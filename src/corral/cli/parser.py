@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_doctor(commands)
     _add_ls(commands)
     _add_nuke(commands)
+    _add_events(commands)
     return parser
 
 
@@ -357,3 +358,38 @@ def _add_nuke(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     command.add_argument("--yes", action="store_true", help="do not ask")
     command.set_defaults(handler=run_nuke)
+
+
+def _add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_events import run_events
+
+    command = commands.add_parser(
+        "events",
+        parents=[_common()],
+        help="lifecycle events since a cursor (what happened since you last looked)",
+        description="Every lifecycle event (starting, ready, exited with code or signal, "
+        "restarting, crashed, stop requested, stopped and how, escapee swept, port bound, tether "
+        "fired, lease expired, stale detected) with a cursor that only grows. The last line "
+        "tells the cursor to continue from. --follow is bounded without a terminal.",
+    )
+    command.add_argument(
+        "--since", type=int, default=0, metavar="CURSOR", help="only events after this cursor"
+    )
+    command.add_argument("--service", metavar="NAME", help="only this service's events")
+    command.add_argument(
+        "-n",
+        "--limit",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="at most the newest N events (default 1000)",
+    )
+    command.add_argument("--follow", action="store_true", help="keep printing new events")
+    command.add_argument(
+        "--for",
+        dest="duration",
+        type=_duration,
+        metavar="DURATION",
+        help="follow for this long, then exit 0 (implies --follow)",
+    )
+    command.set_defaults(handler=run_events)

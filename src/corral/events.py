@@ -1,0 +1,135 @@
+"""The event stream: every lifecycle event as a JSON line with a cursor that only grows, in
+``.corral/events.jsonl`` (rotated once it passes ``MAX_SIZE``). Agents ask for what happened
+since the cursor they last saw, instead of reading whole logs.
+
+Written by one process at a time (the supervisor, or the guard after it); read by anyone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+MAX_SIZE = 4 * 1024 * 1024
+
+KINDS = (
+    "supervisor_started",
+    "supervisor_exited",
+    "starting",
+    "started",
+    "ready",
+    "probe_failed",
+    "exited",
+    "restarting",
+    "crashed",
+    "stop_requested",
+    "stopped",
+    "escapee_swept",
+    "port_bound",
+    "tether_fired",
+    "lease_expired",
+    "stale_detected",
+    "orphans_cleaned",
+    "restart_for_change",
+)
+
+
+def events_path(state_dir: Path) -> Path:
+    return state_dir / "events.jsonl"
+
+
+class EventLog:
+    def __init__(self, state_dir: Path, clock: Any = time.time) -> None:
+        self.path = events_path(state_dir)
+        self.clock = clock
+        self.cursor = last_cursor(state_dir)
+
+    def emit(self, kind: str, service: str | None = None, **data: Any) -> dict[str, Any]:
+        self.cursor += 1
+        event = {
+            "cursor": self.cursor,
+            "time": round(self.clock(), 3),
+            "kind": kind,
+            "service": service,
+            **data,
+        }
+        line = json.dumps(event, default=str) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if size > MAX_SIZE:
+            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+        return event
+
+
+def last_cursor(state_dir: Path) -> int:
+    """The newest cursor on disk (the live file, else the rotated one), so that cursors keep
+    growing across supervisors."""
+    path = events_path(state_dir)
+    for candidate in (path, path.with_name(path.name + ".1")):
+        line = _last_line(candidate)
+        if line:
+            try:
+                return int(json.loads(line)["cursor"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return 0
+
+
+def _last_line(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - 65536))
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    return lines[-1] if lines else None
+
+
+def read(
+    state_dir: Path, since: int = 0, service: str | None = None, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """Events with a cursor above ``since`` (oldest first, at most ``limit``, the newest kept)."""
+    found = [e for e in _all(state_dir) if e["cursor"] > since and _wanted(e, service)]
+    return found[-limit:] if limit else found
+
+
+def _wanted(event: dict[str, Any], service: str | None) -> bool:
+    return service is None or event.get("service") in (service, None)
+
+
+def _all(state_dir: Path) -> Iterator[dict[str, Any]]:
+    path = events_path(state_dir)
+    for candidate in (path.with_name(path.name + ".1"), path):
+        try:
+            with open(candidate, "rb") as handle:
+                for raw in handle:
+                    try:
+                        yield json.loads(raw)
+                    except ValueError:
+                        continue  # a torn line from a crash: skip it
+        except OSError:
+            continue
+
+
+def follow(
+    state_dir: Path, since: int, service: str | None, deadline: float, poll: float = 0.1
+) -> Iterator[dict[str, Any]]:
+    """New events as they are written, until ``deadline`` (time.monotonic())."""
+    cursor = since
+    while True:
+        for event in read(state_dir, cursor, service, limit=0):
+            cursor = event["cursor"]
+            yield event
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(poll, remaining))
