@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ls(commands)
     _add_nuke(commands)
     _add_events(commands)
+    _add_run(commands)
     return parser
 
 
@@ -393,3 +394,18 @@ def _add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="follow for this long, then exit 0 (implies --follow)",
     )
     command.set_defaults(handler=run_events)
+
+
+def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_run import run_run
+
+    command = commands.add_parser(
+        "run",
+        parents=[_common(json_output=False)],
+        help="run a one-off command with the project's (or a service's) environment and PORT",
+        description="Run COMMAND with the project's environment (env files, PORT=port_base), or "
+        "with SERVICE's environment, PORT and cwd, as 'foreman run' does. The command replaces "
+        "corral, so its exit code is corral's. Example: corral run api -- python manage.py migrate",
+    )
+    command.add_argument("words", nargs=argparse.REMAINDER, metavar="[SERVICE] -- COMMAND ...")
+    command.set_defaults(handler=run_run)
