@@ -12,7 +12,9 @@ def test_run_uses_the_project_environment_and_returns_the_exit_code(corral_proje
 def test_run_with_a_service_gets_its_port_env_and_cwd(corral_project) -> None:  # type: ignore[no-untyped-def]
     project = corral_project(
         {
-            "corral.toml": "[services.api]\ncommand = 'x'\nport = 8123\ncwd = 'api'\nenv = {MODE = 'dev'}\n",
+            "corral.toml": (
+                "[services.api]\ncommand = 'x'\nport = 8123\ncwd = 'api'\nenv = {MODE = 'dev'}\n"
+            ),
             "api/marker": "",
         }
     )
