@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_nuke(commands)
     _add_events(commands)
     _add_run(commands)
+    _add_mcp(commands)
     return parser
 
 
@@ -409,3 +410,18 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     command.add_argument("words", nargs=argparse.REMAINDER, metavar="[SERVICE] -- COMMAND ...")
     command.set_defaults(handler=run_run)
+
+
+def _add_mcp(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_mcp import run_mcp
+
+    command = commands.add_parser(
+        "mcp",
+        parents=[_common(json_output=False)],
+        help="run an MCP server over stdio for coding agents",
+        description="Serve corral's operations (status, start, stop, restart, logs, wait, "
+        "events, port, free, doctor) as MCP tools over stdio. Services started through it are "
+        "tethered to it (they stop when the agent goes away) unless a call asks for persistent. "
+        "Register it with: claude mcp add corral -- corral mcp",
+    )
+    command.set_defaults(handler=run_mcp)
