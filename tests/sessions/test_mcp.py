@@ -36,7 +36,7 @@ async def session_run(project, steps) -> None:  # type: ignore[no-untyped-def]
         args=[*command[1:], "mcp", "-C", str(project.root)],
         env=dict(os.environ),
     )
-    with open(os.devnull, "w") as quiet:  # noqa: SIM117 - a sync and an async context
+    with open(os.devnull, "w") as quiet:
         async with (
             stdio_client(params, errlog=quiet) as (read, write),
             ClientSession(read, write) as session,
