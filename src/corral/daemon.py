@@ -234,6 +234,13 @@ class Supervisor:
         started = await self.engine.start(names, _timeout(message))
         return {"reports": [r.to_dict() for r in reports], **started}
 
+    async def op_hurry(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Stops in progress SIGKILL now instead of waiting out their grace."""
+        self.engine.hurry.set()
+        self.engine.hurried_at = time.monotonic()
+        log_line("stop escalated: killing what is left now")
+        return {}
+
     async def op_shutdown(self, message: dict[str, Any]) -> dict[str, Any]:
         self.request_shutdown(str(message.get("reason", "shutdown requested")))
         return {}

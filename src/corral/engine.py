@@ -27,7 +27,7 @@ from corral.reclaim import StopReport, Trace, find_members, reclaim
 from corral.state import ProjectState, ServiceRecord, write_state
 
 SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
-MEMBER_REFRESH = 1.0  # how often descendants are looked up and recorded
+HURRY_VALID = 5.0  # a hurry that arrives just before its stop request still applies to it
 
 
 class UnknownService(UsageError):
@@ -84,6 +84,8 @@ class Engine(Readiness):
         self.last_touch = time.monotonic()
         self.cleaned: list[str] = []  # orphans stopped for the current start, to report
         self.auto_restart: set[str] = set()  # services restarted when their files change
+        self.hurry = asyncio.Event()  # set: stops in progress skip the rest of their grace
+        self.hurried_at = float("-inf")
         self.tasks: set[asyncio.Task[Any]] = set()  # strong references: asyncio keeps weak ones
         self.probe_children: dict[int, tuple[subprocess.Popen[bytes], asyncio.Future[int]]] = {}
         self.helpers: dict[int, subprocess.Popen[bytes]] = {}  # e.g. the file watcher
@@ -463,6 +465,9 @@ class Engine(Readiness):
     ) -> list[StopReport]:
         """Stop services, dependents before their dependencies, independent ones in parallel."""
         self.touch()
+        stale_hurry = time.monotonic() - self.hurried_at > HURRY_VALID
+        if stale_hurry and not any(s.stop_task for s in self.services.values()):
+            self.hurry = asyncio.Event()  # a new stop is patient again, unless hurried just now
         selected = self.resolve(names, with_dependencies=False)
         if names and with_dependents:  # stopping a service stops what depends on it first
             selected = self._with_dependents(selected)
@@ -505,7 +510,7 @@ class Engine(Readiness):
         run = service.run
         pinned = run is not None and not run.leader_reaped
         report = await reclaim(
-            self.trace(service), group_pinned=pinned, exclude=self._daemon_pids()
+            self.trace(service), group_pinned=pinned, exclude=self._daemon_pids(), hurry=self.hurry
         )
         self.reap()
         if run is not None and run.exit_status is not None:

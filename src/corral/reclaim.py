@@ -172,11 +172,13 @@ async def reclaim(
     group_pinned: bool = False,
     exclude: Iterable[int] = (),
     poll: float = 0.02,
+    hurry: asyncio.Event | None = None,
 ) -> StopReport:
     """Stop every member of a run; see docs/design.md, "Stop (reclaim) algorithm".
 
     ``group_pinned`` says the caller holds the group leader as an unreaped child, so the process
-    group number cannot belong to anybody else and ``killpg`` is safe.
+    group number cannot belong to anybody else and ``killpg`` is safe. Setting ``hurry`` ends
+    the grace period at once (a second Ctrl-C).
     """
     excluded = set(exclude)
     report = StopReport(trace.service, signal=signal.Signals(trace.stop_signal).name)
@@ -186,7 +188,7 @@ async def reclaim(
     if members:
         report.outcome = "exited"
         signalled = _signal_all(trace, members, trace.stop_signal, group_pinned, set())
-        members = await _wait_gone(trace, excluded, seen, signalled, started, group_pinned, poll)
+        members = await _wait_gone(trace, excluded, seen, signalled, started, poll, hurry)
         if members:
             report.outcome = "killed"
             members = await _kill_rounds(trace, excluded, seen, group_pinned)
@@ -226,15 +228,15 @@ async def _wait_gone(
     seen: dict[int, Member],
     signalled: set[int],
     started: float,
-    group_pinned: bool,
     poll: float,
+    hurry: asyncio.Event | None,
 ) -> dict[int, Member]:
     """Wait up to the stop timeout for every member (not just the leader) to be gone."""
     deadline = started + trace.stop_timeout
     while True:
         members = find_members(trace, excluded)
         seen.update(members)
-        if not members or time.monotonic() >= deadline:
+        if not members or time.monotonic() >= deadline or (hurry is not None and hurry.is_set()):
             return members
         fresh = {pid: m for pid, m in members.items() if pid not in signalled}
         if fresh:  # forked during the stop: they get the stop signal too

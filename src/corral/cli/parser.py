@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_events(commands)
     _add_run(commands)
     _add_mcp(commands)
+    _add_up(commands)
     return parser
 
 
@@ -425,3 +426,27 @@ def _add_mcp(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "Register it with: claude mcp add corral -- corral mcp",
     )
     command.set_defaults(handler=run_mcp)
+
+
+def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.cmd_up import run_up
+
+    command = commands.add_parser(
+        "up",
+        parents=[_common(json_output=False)],
+        help="run in the foreground with merged output; Ctrl-C stops everything",
+        description="Start services in the foreground, as foreman or Overmind do: merged output "
+        "with aligned name prefixes and timestamps. Ctrl-C, SIGTERM or SIGHUP stops everything "
+        "with the full stop guarantees and a summary; a second Ctrl-C kills at once. It runs "
+        "through the project's supervisor, so 'corral status' and 'corral logs' work from "
+        "another shell.",
+    )
+    command.add_argument("services", nargs="*", metavar="SERVICE")
+    command.add_argument(
+        "--timeout",
+        type=_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="bound on the wait for readiness (default 60s)",
+    )
+    command.set_defaults(handler=run_up)
