@@ -28,10 +28,6 @@ class StartFailed(CorralError):
     code = "start_failed"
 
 
-class StopFailed(CorralError):
-    code = "stop_failed"
-
-
 def _request(
     project: ProjectSpec, op: str, services: list[str] | None, **extra: Any
 ) -> dict[str, Any]:
@@ -186,10 +182,6 @@ def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]
 
 class NothingRunning(CorralError):
     code = "not_running"
-
-
-class PortBusy(CorralError):
-    code = "port_busy"
 
 
 def wait(project: ProjectSpec, services: list[str] | None, timeout: float) -> dict[str, Any]:

@@ -11,15 +11,9 @@ from corral.errors import CorralError, ExitCode
 PROTOCOL_VERSION = 1
 MAX_MESSAGE = 16 * 1024 * 1024
 
-# Stable error codes (also used in --json output and by the MCP server).
-NO_PROJECT = "no_project"
-CONFIG = "config"
-USAGE = "usage"
-UNKNOWN_SERVICE = "unknown_service"
+# Wire-level error codes; every code is listed in docs/json.md.
 SUPERVISOR_UNAVAILABLE = "supervisor_unavailable"
 SUPERVISOR_TIMEOUT = "supervisor_timeout"
-START_FAILED = "start_failed"
-STOP_FAILED = "stop_failed"
 PROTOCOL = "protocol"
 INTERNAL = "internal"
 

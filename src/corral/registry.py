@@ -48,10 +48,17 @@ def forget(project_id: str) -> None:
 
 
 def marked_processes() -> dict[str, dict[int, dict[str, str]]]:
-    """project id -> pid -> markers, for every live process of ours carrying a project marker."""
+    """project id -> pid -> markers, for every live process of ours carrying a project marker.
+
+    When ``CORRAL_RUNTIME_DIR`` is set, only processes started under the same one count: it
+    scopes ``ls`` and ``nuke`` (test suites and sandboxes use it to stay apart).
+    """
+    namespace = os.environ.get("CORRAL_RUNTIME_DIR")
     projects: dict[str, dict[int, dict[str, str]]] = {}
     for pid, markers in oslayer.scan_markers().items():
         project_id = markers.get(MARKER_PROJECT)
+        if namespace is not None and markers.get("CORRAL_RUNTIME_DIR") != namespace:
+            continue
         if project_id:
             projects.setdefault(project_id, {})[pid] = markers
     return projects
