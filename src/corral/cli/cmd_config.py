@@ -14,6 +14,10 @@ from corral.model import ProjectSpec, ServiceSpec, format_duration
 
 def run_config(args: argparse.Namespace, out: Output) -> int:
     project = load_project_for(args)
+    if args.names:
+        for name in project.service_names:
+            out.line(name)
+        return 0
     if out.json:
         out.document(config_document(project, args.show_secrets))
     else:

@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_mcp(commands)
     _add_up(commands)
+    _add_completion(commands)
     return parser
 
 
@@ -244,6 +245,9 @@ def _add_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     command.add_argument(
         "--show-secrets", action="store_true", help="show the values of secret-looking variables"
+    )
+    command.add_argument(
+        "--names", action="store_true", help="only the service names, one per line"
     )
     command.set_defaults(handler=run_config)
 
@@ -450,3 +454,17 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="bound on the wait for readiness (default 60s)",
     )
     command.set_defaults(handler=run_up)
+
+
+def _add_completion(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from corral.cli.completion import SHELLS, run_completion
+
+    command = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh, fish)",
+        description="Print a completion script for SHELL. bash: corral completion bash > "
+        "~/.local/share/bash-completion/completions/corral; zsh: save it as _corral in your "
+        "$fpath; fish: corral completion fish > ~/.config/fish/completions/corral.fish",
+    )
+    command.add_argument("shell", choices=SHELLS, metavar="SHELL", help="bash, zsh or fish")
+    command.set_defaults(handler=run_completion)
