@@ -18,7 +18,7 @@ def test_ruff(args: list[str]) -> None:
     ruff = str(beside) if beside.exists() else shutil.which("ruff")
     assert ruff, "ruff is part of the test extra: pip install -e '.[test]'"
     result = subprocess.run(
-        [ruff, *args, "src", "tests", "examples"],
+        [ruff, *args, "src", "tests", "examples", "bench"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -6,14 +6,16 @@ Nothing heavy is imported at module level: ``corral status`` is on agents' hot p
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
-from corral.errors import CorralError, ExitCode
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from corral.cli.parser import build_parser
     from corral.cli.render import Output
+    from corral.errors import CorralError, ExitCode
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -32,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry_point() -> None:
+    from corral.fastpath import fast_status
+
+    fast = fast_status(sys.argv[1:])
+    if fast is not None:
+        sys.exit(fast)
     try:
         code = main()
         sys.stdout.flush()
@@ -39,5 +46,5 @@ def entry_point() -> None:
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = ExitCode.OK
+        code = 0
     sys.exit(code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from corral.cli.cmd_status import describe_exit
 from corral.cli.render import Output, load_project_for
 from corral.errors import CorralError, ExitCode
 
@@ -188,12 +189,6 @@ def print_diagnosis(diagnosis: dict[str, Any], out: Output, title: str) -> None:
             out.line(f"  | {line}")
     elif diagnosis["state"] != "stopped":  # a service that never ran has no log to show
         out.line(f"{diagnosis['service']} wrote nothing to its log.")
-
-
-def describe_exit(exit_info: dict[str, Any]) -> str:
-    if exit_info.get("signal"):
-        return f"killed by {exit_info['signal']}"
-    return f"exit code {exit_info.get('code')}"
 
 
 def _print_stop_reports(reports: list[dict[str, Any]], out: Output) -> None:

@@ -3,12 +3,14 @@ answer, from the state file and a process scan (and it says which)."""
 
 from __future__ import annotations
 
-import argparse
 import time
-from typing import Any
 
-from corral.cli.cmd_services import describe_exit
-from corral.cli.render import Output, load_project_for
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+    from corral.cli.render import Output
 
 STATE_STYLE = {
     "ready": "green",
@@ -25,9 +27,13 @@ STATE_STYLE = {
 
 def run_status(args: argparse.Namespace, out: Output) -> int:
     from corral import control
+    from corral.cli.render import load_project_for
 
     project = load_project_for(args)
-    result = control.status(project)
+    return print_status(control.status(project), out)
+
+
+def print_status(result: dict[str, Any], out: Output) -> int:
     if out.json:
         out.document({key: value for key, value in result.items() if key != "ok"})
         return 0
@@ -69,6 +75,12 @@ def _print_header(result: dict[str, Any], out: Output) -> None:
     ended = result.get("ended")
     if ended and ended.get("by") == "guard":
         out.line(out.paint(f"the last supervisor ended abnormally: {ended['reason']}", "yellow"))
+
+
+def describe_exit(exit_info: dict[str, Any]) -> str:
+    if exit_info.get("signal"):
+        return f"killed by {exit_info['signal']}"
+    return f"exit code {exit_info.get('code')}"
 
 
 def _session(result: dict[str, Any]) -> str:

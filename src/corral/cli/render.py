@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
-from typing import IO, Any
 
-from corral.errors import CorralError
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: start-up time matters here
+if TYPE_CHECKING:  # kept out of start-up: `corral status` is on agents' hot path
+    import argparse
+    from typing import IO, Any
+
+    from corral.errors import CorralError
 
 _COLOURS = {
     "bold": "1",
@@ -23,13 +25,13 @@ _COLOURS = {
 }
 
 
-@dataclass
 class Output:
-    json: bool
-    colour: bool
-    tty: bool
-    stdout: IO[str]
-    stderr: IO[str]
+    def __init__(self, json: bool, colour: bool, tty: bool, stdout: IO[str], stderr: IO[str]):
+        self.json = json
+        self.colour = colour
+        self.tty = tty
+        self.stdout = stdout
+        self.stderr = stderr
 
     @classmethod
     def for_args(cls, args: argparse.Namespace) -> Output:

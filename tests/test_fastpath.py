@@ -1,0 +1,67 @@
+"""The fast path of `corral status` answers exactly as the full path does, or steps aside."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from corral.fastpath import _parse, _project_root, _sha256
+from corral.paths import project_id
+from harness import hostile, service_toml
+
+
+def test_it_derives_the_same_project_id_and_root(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text("web: x\n")
+    (tmp_path / "sub" / "deep").mkdir(parents=True)
+    root = _project_root(str(tmp_path / "sub" / "deep"))
+    assert root == str(tmp_path.resolve())
+    assert _sha256(root.encode())[:16] == project_id(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "parsed"),
+    [
+        (["status"], (".", False)),
+        (["ps", "--json"], (".", True)),
+        (["-C", "d", "status"], ("d", False)),
+        (["status", "-f", "x"], None),
+        (["status", "web"], None),
+        (["logs"], None),
+        ([], None),
+    ],
+)
+def test_only_plain_status_takes_the_fast_path(argv: list[str], parsed: object) -> None:
+    assert _parse(argv) == parsed
+
+
+@pytest.mark.timeout(60)
+def test_fast_and_full_status_agree(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()))
+    assert project.run("start").returncode == 0
+    fast = json.loads(project.run("status", "--json").stdout)
+    full = json.loads(
+        project.run("status", "--json", "--file", "corral.toml").stdout
+    )  # -f: full path
+    for document in (fast, full):
+        document["services"][0].pop("stale", None)
+        for service in document["services"]:
+            service.pop("started_at", None)
+    assert fast["services"] == full["services"] and fast["source"] == full["source"] == "supervisor"
+    human = project.run("-C", str(project.root), "status").stdout
+    assert human.splitlines()[1].split() == [
+        "NAME",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "STARTED",
+        "RESTARTS",
+        "PORTS",
+        "LAST",
+        "EXIT",
+    ]
+    assert project.run("stop").returncode == 0
+    offline = json.loads(project.run("status", "--json").stdout)  # no supervisor: the full path
+    assert offline["source"] == "state file and process scan"
