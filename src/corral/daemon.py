@@ -31,7 +31,8 @@ from corral.paths import socket_path, state_dir, supervisor_log_path
 from corral.state import ProjectState, write_state
 
 IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documented in README
-TICK = 0.25
+TICK = 0.5  # log time index resolution; idle cost is a few stats per tick
+HOUSEKEEPING = 5.0  # seconds between member, port and stale-code checks
 READ_TIMEOUT = 5.0
 
 
@@ -154,7 +155,7 @@ class Supervisor:
             try:
                 self.engine.sampler.sample()
                 now = time.monotonic()
-                if now - last_refresh >= 2.0:
+                if now - last_refresh >= HOUSEKEEPING:
                     self.engine.refresh_members()
                     self.engine.check_stale()
                     last_refresh = now

@@ -21,6 +21,15 @@ def diagnose(project: ProjectSpec) -> dict[str, Any]:
     status = control.status(project)
     services = [_service(project, item, problems) for item in status["services"]]
     orphans = _orphans(project, services, problems)
+    from corral.logs import disk_problem
+
+    full = disk_problem(state_dir(project.root))
+    if full:
+        _problem(
+            problems,
+            full,
+            f"free space on that file system (see: df -h {state_dir(project.root) / 'logs'})",
+        )
     return {
         "project": {
             "name": project.name,

@@ -354,7 +354,7 @@ class Engine(Readiness):
                 state_dir=self.state_dir,
                 cgroup=cgroup,
             )
-        except runner.SpawnFailed as exc:
+        except (runner.SpawnFailed, OSError) as exc:  # OSError: e.g. no space for the log file
             service.record.note = str(exc)
             service.record.last_exit = {"code": 127, "signal": None, "time": self.clock()}
             self.log(f"{spec.name}: {exc}")
@@ -667,8 +667,10 @@ class Engine(Readiness):
                 {port for pid in item["members"] for port in listening.get(pid, ())}
             )
         lease = self.state.lease
+        problem = logs.disk_problem(self.state_dir)
         return {
             "source": "supervisor",
+            "warnings": [problem] if problem else [],
             "tether": self.state.tether,
             "lease": None
             if not lease

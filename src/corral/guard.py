@@ -34,9 +34,7 @@ def main(argv: list[str]) -> int:
     lock_fd = _take_lock(os.path.join(root, ".corral", "supervisor.lock"))
     if lock_fd is None:
         return 0  # another supervisor of this project is alive: it serves the clients
-    from corral import oslayer
-
-    oslayer.set_child_subreaper()
+    _become_subreaper()
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     supervisor = _start_supervisor(root, config, lock_fd)
@@ -50,6 +48,16 @@ def main(argv: list[str]) -> int:
 
     recover_after_supervisor_death(root, f"supervisor {reason}", log)
     return 0
+
+
+def _become_subreaper() -> None:
+    """prctl(PR_SET_CHILD_SUBREAPER) with ctypes alone: the guard stays small (no corral
+    modules are imported until the supervisor dies)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
 
 
 def _take_lock(path: str) -> int | None:

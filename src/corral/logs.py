@@ -56,12 +56,33 @@ def open_run_log(state_dir: Path, service: str) -> int:
 
 
 def write_marker(state_dir: Path, service: str, text: str) -> None:
-    """A line that shows people reading the file where runs begin and end."""
-    fd = open_run_log(state_dir, service)
+    """A line that shows people reading the file where runs begin and end (best effort: a full
+    disk must not stop a service from starting; ``disk_problem`` reports it)."""
+    try:
+        fd = open_run_log(state_dir, service)
+    except OSError:
+        return
     try:
         os.write(fd, f"--- {text} ---\n".encode())
+    except OSError:
+        pass
     finally:
         os.close(fd)
+
+
+def disk_problem(state_dir: Path, minimum: int = 1024 * 1024) -> str | None:
+    """Why service output may be getting lost, when the logs' file system is (nearly) full."""
+    try:
+        usage = os.statvfs(log_dir(state_dir))
+    except OSError:
+        return None
+    free = usage.f_bavail * usage.f_frsize
+    if free >= minimum:
+        return None
+    return (
+        f"the file system of {log_dir(state_dir)} has {free // 1024} KiB free: service "
+        "output is being lost (services keep running)"
+    )
 
 
 class LogSampler:

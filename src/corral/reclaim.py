@@ -146,6 +146,8 @@ def _verified(found: dict[int, set[str]], trace: Trace) -> dict[int, Member]:
         stat = oslayer.read_stat(pid)
         if stat is None or not _alive(stat):
             continue
+        if ROLE_VARIABLE in (oslayer.read_markers(pid) or {}):
+            continue  # a supervisor or guard (it holds the lifeline's read end): never a member
         identity = oslayer.identify(pid)
         if identity is None:
             continue

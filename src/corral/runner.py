@@ -88,7 +88,10 @@ def spawn(
     cgroup: Path | None,
 ) -> Run:
     env = service_env(spec, base_env, project_id, run_id, str(state_dir.parent))
-    log_fd = logs.open_run_log(state_dir, spec.name)
+    try:
+        log_fd = logs.open_run_log(state_dir, spec.name)
+    except OSError as exc:
+        raise SpawnFailed(f"cannot open its log file: {exc.strerror}") from None
     log_offset = os.fstat(log_fd).st_size
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     os.set_inheritable(write_end, True)

@@ -38,6 +38,8 @@ def print_status(result: dict[str, Any], out: Output) -> int:
         out.document({key: value for key, value in result.items() if key != "ok"})
         return 0
     _print_header(result, out)
+    for warning in result.get("warnings") or []:
+        out.line(out.paint(f"warning: {warning}", "yellow"))
     rows = [_row(service, out) for service in result["services"]]
     headers = ["NAME", "STATE", "PID", "UPTIME", "STARTED", "RESTARTS", "PORTS", "LAST EXIT"]
     _print_table(headers, rows, out)

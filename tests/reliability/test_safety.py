@@ -1,0 +1,64 @@
+"""Strangers survive everything: a foreign port holder and a foreign pid planted in the state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness import free_port, hostile, service_toml
+
+
+def stranger(port: int | None = None) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+    body = "import time; time.sleep(300)"
+    if port:
+        body = (
+            f"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', {port})); "
+            "s.listen(); time.sleep(300)"
+        )
+    return subprocess.Popen([sys.executable, "-c", body], env=env)
+
+
+@pytest.mark.timeout(120)
+def test_strangers_survive_every_command(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    port = free_port()
+    holder, planted = stranger(port), stranger()
+    try:
+        project.write(
+            "corral.toml",
+            service_toml("web", hostile("--listen", str(port)), port=port)
+            + service_toml("worker", hostile()),
+        )
+        import time
+
+        time.sleep(0.3)  # let the holder bind
+        project.run("start")  # web cannot start (port held); worker starts
+        state_file = project.root / ".corral" / "state.json"
+        state = json.loads(state_file.read_text())
+        fake = {"pid": planted.pid, "start": 1, "boot_id": state["boot_id"], "inode": None}
+        state["services"]["worker"]["members"].append(fake)
+        state_file.write_text(json.dumps(state))
+        for args in (
+            ["status"],
+            ["port"],
+            ["free", str(port)],
+            ["doctor"],
+            ["restart", "worker"],
+            ["stop", "worker"],
+            ["stop"],
+            ["ls"],
+            ["nuke", "--yes"],
+            ["stop"],
+        ):
+            project.run(*args, timeout=60)
+            assert holder.poll() is None, f"corral {' '.join(args)} killed the port holder"
+            assert planted.poll() is None, f"corral {' '.join(args)} killed the planted pid"
+    finally:
+        for process in (holder, planted):
+            process.kill()
+            process.wait()
