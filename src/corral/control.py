@@ -7,18 +7,17 @@ supervisor does not answer, read operations fall back to the state file plus a p
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral import client, oslayer
 from corral.errors import CorralError
-from corral.launch import ensure_supervisor, supervisor_alive
-from corral.model import ProjectSpec, spec_to_dict
 from corral.paths import socket_path
-from corral.state import read_state
+
+if TYPE_CHECKING:
+    from corral.model import ProjectSpec
 
 STATUS_TIMEOUT = 1.0
 MARGIN = 10.0
@@ -31,6 +30,8 @@ class StartFailed(CorralError):
 def _request(
     project: ProjectSpec, op: str, services: list[str] | None, **extra: Any
 ) -> dict[str, Any]:
+    from corral.model import spec_to_dict
+
     return {"op": op, "services": services or None, "project": spec_to_dict(project), **extra}
 
 
@@ -43,6 +44,8 @@ def start(
     session: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``session`` may carry "tether" (a dict, or None to clear) and "ttl" (seconds, 0 clears)."""
+    from corral.launch import ensure_supervisor
+
     sock = ensure_supervisor(project, config_file)
     message = _request(
         project,
@@ -59,6 +62,8 @@ def start(
 def restart(
     project: ProjectSpec, config_file: Path | None, services: list[str] | None, timeout: float
 ) -> dict[str, Any]:
+    from corral.launch import ensure_supervisor
+
     sock = ensure_supervisor(project, config_file)
     message = _request(project, "restart", services, env=dict(os.environ), timeout=timeout)
     return client.call(sock, message, timeout + stop_bound(project) + MARGIN)
@@ -78,6 +83,7 @@ def stop_bound(project: ProjectSpec) -> float:
 
 def _stop_offline(project: ProjectSpec, services: list[str] | None) -> list[dict[str, Any]]:
     from corral.recovery import reclaim_all
+    from corral.state import read_state
 
     state = read_state(project.root, oslayer.boot_id())
     if state is None:
@@ -86,10 +92,35 @@ def _stop_offline(project: ProjectSpec, services: list[str] | None) -> list[dict
         state = ProjectState(project.project_id, str(project.root), oslayer.boot_id())
         for spec in project.services:  # no record: markers and ports still find leftovers
             state.services[spec.name] = ServiceRecord(spec.name, ports=list(spec.ports))
+    import asyncio
+
     reports = asyncio.run(reclaim_all(state, services))
     if not services:
+        _stop_unreachable_supervisor(project, state)
         _remove_stale_socket(project)
     return [report.to_dict() for report in reports]
+
+
+def _stop_unreachable_supervisor(project: ProjectSpec, state: Any) -> None:
+    """A supervisor that holds the lock but cannot be reached (its socket was removed, or it
+    hangs) is asked to exit through its guard: SIGTERM, after checking both the recorded
+    identity and the role marker, then a bounded wait for the lock."""
+    import signal
+
+    from corral.launch import supervisor_alive
+
+    if state.guard is None or not supervisor_alive(project.root):
+        return
+    markers = oslayer.read_markers(state.guard.pid) or {}
+    if (
+        markers.get("CORRAL_ROLE") != "guard"
+        or markers.get("CORRAL_PROJECT_ID") != project.project_id
+    ):
+        return
+    oslayer.safe_signal(state.guard, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while supervisor_alive(project.root) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _remove_stale_socket(project: ProjectSpec) -> None:
@@ -97,6 +128,8 @@ def _remove_stale_socket(project: ProjectSpec) -> None:
     import contextlib
 
     sock = socket_path(project.project_id)
+    from corral.launch import supervisor_alive
+
     if sock.exists() and not supervisor_alive(project.root) and not client.ping(sock):
         with contextlib.suppress(OSError):
             sock.unlink()
@@ -115,8 +148,10 @@ def status(project: ProjectSpec) -> dict[str, Any]:
 def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]:
     """Status from the state file plus a scan: what is alive is alive, whoever watches it."""
     from corral.engine import listening_ports
+    from corral.launch import supervisor_alive
     from corral.reclaim import find_members
     from corral.recovery import trace_of
+    from corral.state import read_state
 
     state = read_state(project.root, oslayer.boot_id())
     alive = supervisor_alive(project.root)
@@ -251,6 +286,8 @@ def free(project: ProjectSpec, ports: list[int], force: bool) -> list[dict[str, 
 
 def _stop_our_holders(project: ProjectSpec, holders: list[Any]) -> list[dict[str, Any]]:
     """Stop the services (or orphans) of this project that hold the port."""
+    import asyncio
+
     from corral.reclaim import Trace, reclaim
 
     done = []

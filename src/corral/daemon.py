@@ -65,11 +65,7 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()  # we hold the supervisor lock: any old socket is stale
-        old_umask = os.umask(0o177)
-        try:
-            self.server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path))
-        finally:
-            os.umask(old_umask)
+        await self._listen()
         self.engine.save()
         log_line(f"listening on {self.socket_path}")
         self.engine.events.emit("supervisor_started", pid=os.getpid(), run_id=self.engine.run_id)
@@ -79,6 +75,25 @@ class Supervisor:
         await self.done.wait()
         ticker.cancel()
         await self._shutdown()
+
+    async def _listen(self) -> None:
+        old_umask = os.umask(0o177)
+        try:
+            self.server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path))
+        finally:
+            os.umask(old_umask)
+
+    async def _heal_socket(self) -> None:
+        """Someone removed our socket (or its directory): listen again where clients look."""
+        if self.socket_path.exists() or self.done.is_set():
+            return
+        from corral.paths import runtime_dir
+
+        runtime_dir()  # re-creates the directory, private
+        if self.server is not None:
+            self.server.close()
+        await self._listen()
+        log_line(f"the socket was removed; listening again on {self.socket_path}")
 
     def request_shutdown(self, reason: str) -> None:
         if not self.done.is_set():
@@ -156,6 +171,7 @@ class Supervisor:
                 self.engine.sampler.sample()
                 now = time.monotonic()
                 if now - last_refresh >= HOUSEKEEPING:
+                    await self._heal_socket()
                     self.engine.refresh_members()
                     self.engine.check_stale()
                     last_refresh = now
@@ -307,6 +323,28 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
     return True
 
 
+def _anything_left(previous: ProjectState) -> bool:
+    """One cheap look (records, markers, lifelines, cgroups) before the full per-service sweep."""
+    from corral.engine import project_cgroup
+    from corral.model import MARKER_PROJECT
+    from corral.reclaim import same_process
+
+    records = previous.services.values()
+    if any(same_process(m) for r in records for m in r.members):
+        return True
+    if any(
+        m.get(MARKER_PROJECT) == previous.project_id and "CORRAL_ROLE" not in m
+        for m in oslayer.scan_markers().values()
+    ):
+        return True
+    lifelines = {r.lifeline for r in records if r.lifeline}
+    holders = oslayer.scan_fd_holders(lifelines) if lifelines else {}
+    if any(pid != os.getpid() for pids in holders.values() for pid in pids):
+        return True
+    cgroup = project_cgroup(previous.project_id)
+    return cgroup is not None and cgroup.exists() and bool(oslayer.cgroup_procs(cgroup))
+
+
 def _clean_orphans(root: Path, project_id: str) -> list[str]:
     """Stop what an earlier supervisor of this project left running (its state file says what),
     before anything new starts. Returns one line per service that had survivors."""
@@ -314,7 +352,7 @@ def _clean_orphans(root: Path, project_id: str) -> list[str]:
     from corral.state import read_state
 
     previous = read_state(root, oslayer.boot_id())
-    if previous is None or previous.project_id != project_id:
+    if previous is None or previous.project_id != project_id or not _anything_left(previous):
         return []
     reports = asyncio.run(reclaim_all(previous, exclude={os.getpid(), os.getppid()}))
     lines = []

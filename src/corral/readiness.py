@@ -53,6 +53,7 @@ class Readiness:
         self: Engine, service: Service, run: runner.Run, probe: probes.Probe, ready: ReadyProbe
     ) -> None:
         deadline = time.monotonic() + ready.timeout
+        pause = min(0.01, ready.interval)
         while service.run is run and service.state is State.STARTING:
             result = await probe.check()
             if service.run is not run or service.state is not State.STARTING:
@@ -68,7 +69,8 @@ class Readiness:
                 self._transition(service, Event.PROBE_FAILED)
                 return
             service.notify()
-            await asyncio.sleep(ready.interval)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, ready.interval)  # quick at first: most services are fast
 
     def quick_members(self: Engine, service: Service) -> set[int]:
         """The run's processes by the cheap layers (tree, cgroup, records): for probes."""
