@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from corral.fastpath import _parse, _project_root, _sha256
+from corral.digest import sha256_hex
+from corral.fastpath import _parse, _project_root
 from corral.paths import project_id
 from harness import hostile, service_toml
 
@@ -17,7 +19,9 @@ def test_it_derives_the_same_project_id_and_root(tmp_path: Path) -> None:
     (tmp_path / "sub" / "deep").mkdir(parents=True)
     root = _project_root(str(tmp_path / "sub" / "deep"))
     assert root == str(tmp_path.resolve())
-    assert _sha256(root.encode())[:16] == project_id(tmp_path)
+    # the built-in digest both use agrees with OpenSSL's
+    assert sha256_hex(root.encode()) == hashlib.sha256(root.encode()).hexdigest()
+    assert hashlib.sha256(root.encode()).hexdigest()[:16] == project_id(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,17 @@ records members, saves the state file, and exits when stopped, when told to shut
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__" and "asyncio" not in sys.modules:
+    # asyncio loads OpenSSL at import (4 MiB resident, for life) though the supervisor only
+    # needs it for https probes, which import it on their own (see corral.probes). Hide it
+    # while asyncio loads; asyncio then serves plain sockets, which is all we ask of it.
+    sys.modules["ssl"] = None  # type: ignore[assignment]
+    import asyncio
+
+    del sys.modules["ssl"]
+
 import asyncio
 import contextlib
 import json
@@ -16,18 +27,15 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from corral import oslayer, protocol
-from corral.config import load_project
 from corral.engine import Engine
 from corral.errors import CorralError, UsageError
-from corral.model import ProcessIdentity, spec_from_dict
-from corral.paths import socket_path, state_dir, supervisor_log_path
+from corral.model import ProcessIdentity, ProjectSpec, spec_from_dict
+from corral.paths import launch_spec_path, socket_path, state_dir, supervisor_log_path
 from corral.state import ProjectState, write_state
 
 IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documented in README
@@ -45,7 +53,7 @@ def log_line(message: str) -> None:
 
 
 class Supervisor:
-    def __init__(self, engine: Engine, sock: Path) -> None:
+    def __init__(self, engine: Engine, sock: Path, ready_fd: int | None = None) -> None:
         self.engine = engine
         self.socket_path = sock
         self.done = asyncio.Event()
@@ -54,6 +62,7 @@ class Supervisor:
         self.tether: oslayer.ProcessHandle | None = None
         self.watcher: subprocess.Popen[bytes] | None = None
         self.watching: list[str] = []
+        self.ready_fd = ready_fd  # told "listening" once we are
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -68,6 +77,8 @@ class Supervisor:
         await self._listen()
         self.engine.save()
         log_line(f"listening on {self.socket_path}")
+        _tell_launcher(self.ready_fd)
+        self.ready_fd = None
         self.engine.events.emit("supervisor_started", pid=os.getpid(), run_id=self.engine.run_id)
         for line in self.engine.cleaned:
             self.engine.events.emit("orphans_cleaned", detail=line)
@@ -367,11 +378,50 @@ def _clean_orphans(root: Path, project_id: str) -> list[str]:
     return lines
 
 
+def _take_ready_fd() -> int | None:
+    """The launcher's pipe (see corral.launch): ours alone, never a service's."""
+    value = os.environ.pop("CORRAL_READY_FD", "")
+    try:
+        fd = int(value)
+        os.set_inheritable(fd, False)
+    except (ValueError, OSError):
+        return None
+    return fd
+
+
+def _tell_launcher(fd: int | None) -> None:
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.write(fd, b"listening\n")
+    os.close(fd)
+
+
+def _handed_over(root: Path) -> ProjectSpec | None:
+    """The configuration the launcher resolved moments ago (``launch.json``): taking it spares
+    the supervisor parsing it again, and importing the parsers at all."""
+    path = launch_spec_path(root)
+    try:
+        data = json.loads(path.read_text())
+        path.unlink()
+        project = spec_from_dict(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return project if project.root == root else None
+
+
+def _load(root: Path, config_file: Path | None) -> ProjectSpec:
+    from corral.config import load_project
+
+    return load_project(root, config_file)
+
+
 def main(argv: list[str]) -> int:
+    ready_fd = _take_ready_fd()
     root = Path(argv[0])
     config_file = Path(argv[1]) if len(argv) > 1 and argv[1] else None
     try:
-        project = load_project(root, config_file)
+        project = _handed_over(root) or _load(root, config_file)
     except CorralError as exc:
         log_line(f"cannot load the configuration: {exc.render()}")
         return 2
@@ -381,7 +431,7 @@ def main(argv: list[str]) -> int:
         project_id=project.project_id,
         root=str(project.root),
         boot_id=oslayer.boot_id(),
-        run_id=uuid.uuid4().hex,
+        run_id=os.urandom(16).hex(),  # uuid would import platform
         supervisor=oslayer.identify(os.getpid()),
         guard=oslayer.identify(guard_pid),
         socket=str(socket_path(project.project_id)),
@@ -395,7 +445,7 @@ def main(argv: list[str]) -> int:
     engine = Engine(project, state=state, state_dir=state_dir(project.root), log=log_line)
     engine.cleaned.extend(orphans)
     log_line(f"supervising {project.name} ({project.root}), run {state.run_id}")
-    supervisor = Supervisor(engine, Path(state.socket or ""))
+    supervisor = Supervisor(engine, Path(state.socket or ""), ready_fd)
     asyncio.run(supervisor.serve())
     log_line("exited")
     return 0

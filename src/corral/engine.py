@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,8 @@ from corral.state import ProjectState, ServiceRecord, write_state
 
 SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
 HURRY_VALID = 5.0  # a hurry that arrives just before its stop request still applies to it
+SETTLING = 15.0  # a run this young has its members recorded at every housekeeping pass
+SETTLED_REFRESH = 30.0  # and afterwards this often (see refresh_members)
 
 
 class UnknownService(UsageError):
@@ -46,6 +47,7 @@ class Service:
     stop_task: asyncio.Task[StopReport] | None = None
     watched: staleness.Watched | None = None  # what the current run's code looked like
     ports_seen: set[int] = field(default_factory=set)  # listening ports already announced
+    refreshed_at: float = float("-inf")  # monotonic time its members were last recorded
     pending: bool = False  # a start request is waiting for this service's dependencies
     blocked: str | None = None  # why the last start request could not start it
 
@@ -71,7 +73,7 @@ class Engine(Readiness):
         self.project = project
         self.state = state
         self.state_dir = state_dir
-        self.run_id = state.run_id or uuid.uuid4().hex
+        self.run_id = state.run_id or os.urandom(16).hex()
         self.log = log
         self.clock = clock
         self.settle_time = SETTLE_TIME
@@ -81,6 +83,9 @@ class Engine(Readiness):
         self.events = events.EventLog(state_dir, clock)
         self.cgroup_root = self._cgroup_root()
         self.dirty = True
+        self.save_pending = False
+        self.stop_began = float("-inf")
+        self.survey = staleness.Survey()  # shared by the services' stale checks
         self.last_touch = time.monotonic()
         self.cleaned: list[str] = []  # orphans stopped for the current start, to report
         self.auto_restart: set[str] = set()  # services restarted when their files change
@@ -163,7 +168,7 @@ class Engine(Readiness):
         self._emit_transition(service, event, previous, decision)
         for action in decision.actions:
             self._act(service, action, decision.delay)
-        self.save()  # a client reading the state file (supervisor hung) sees every change
+        self.save_soon()  # a client reading the state file (supervisor hung) sees every change
         service.notify()
 
     def _emit_transition(
@@ -465,6 +470,7 @@ class Engine(Readiness):
     ) -> list[StopReport]:
         """Stop services, dependents before their dependencies, independent ones in parallel."""
         self.touch()
+        self.stop_began = time.monotonic()  # the services stopped together share scans
         stale_hurry = time.monotonic() - self.hurried_at > HURRY_VALID
         if stale_hurry and not any(s.stop_task for s in self.services.values()):
             self.hurry = asyncio.Event()  # a new stop is patient again, unless hurried just now
@@ -509,8 +515,13 @@ class Engine(Readiness):
     async def _reclaim(self, service: Service) -> StopReport:
         run = service.run
         pinned = run is not None and not run.leader_reaped
+        since = max(self.stop_began, run.started_mono) if run is not None else None
         report = await reclaim(
-            self.trace(service), group_pinned=pinned, exclude=self._daemon_pids(), hurry=self.hurry
+            self.trace(service),
+            group_pinned=pinned,
+            exclude=self._daemon_pids(),
+            hurry=self.hurry,
+            since=since,
         )
         self.reap()
         if run is not None and run.exit_status is not None:
@@ -565,23 +576,37 @@ class Engine(Readiness):
 
     def refresh_members(self) -> None:
         """Record every live member of every running service (pid and start time), found by
-        the cheap layers; the full scans (markers, lifeline fds) are kept for stops."""
+        the cheap layers; the full scans (markers, lifeline fds) are kept for stops.
+
+        A run in its first seconds (forking workers, binding ports) is looked at on every call;
+        a settled one every ``SETTLED_REFRESH`` seconds: that is most of an idle supervisor's
+        cost, and the other layers find what a late look would miss."""
+        found: dict[int, Service] = {}
+        now = time.monotonic()
         for service in self.services.values():
-            if service.run is None:
+            run = service.run
+            if run is None:
                 continue
+            settled = now - run.started_mono > SETTLING
+            if settled and now - service.refreshed_at < SETTLED_REFRESH and not run.leader_reaped:
+                continue
+            service.refreshed_at = now
+            members = self.quick_members(service)
+            found.update(dict.fromkeys(members, service))
             known = {m.pid for m in service.record.members}
-            for pid in self.quick_members(service) - known:
+            for pid in members - known:
                 identity = oslayer.identify(pid)
                 if identity is not None:
                     service.record.members.append(identity)
                     self.dirty = True
             if service.run.leader_reaped:
                 self._check_run_over(service)
-        self._note_bound_ports()
+        self._note_bound_ports(found)
 
-    def _note_bound_ports(self) -> None:
-        running = [s for s in self.services.values() if s.run is not None]
-        pids = {pid: s for s in running for pid in self.quick_members(s)}
+    def _note_bound_ports(self, pids: dict[int, Service]) -> None:
+        if not pids:
+            return
+        running = list({id(s): s for s in pids.values()}.values())  # Service is unhashable
         listening = listening_ports(set(pids))
         for service in running:
             ports = {p for pid, s in pids.items() if s is service for p in listening.get(pid, ())}
@@ -616,10 +641,11 @@ class Engine(Readiness):
 
     def check_stale(self) -> None:
         """Mark running services whose code changed after they started."""
+        self.survey.begin()
         for service in self.services.values():
             if service.run is None or service.watched is None:
                 continue
-            stale = service.watched.check(self.project.root)
+            stale = service.watched.check(self.project.root, self.survey)
             if stale != service.record.stale:
                 if stale and not service.record.stale:
                     self.log(
@@ -633,9 +659,22 @@ class Engine(Readiness):
                 self.dirty = True
 
     def save(self) -> None:
+        self.save_pending = False
         if self.dirty:
             write_state(self.project.root, self.state)
             self.dirty = False
+
+    def save_soon(self) -> None:
+        """Save once the current burst of changes is over (at the end of this turn of the
+        loop): starting ten services is twenty transitions but one write."""
+        if self.save_pending:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self.save)
+        except RuntimeError:  # no loop (tests driving the engine directly): save now
+            self.save()
+            return
+        self.save_pending = True
 
     def describe(self, name: str) -> dict[str, Any]:
         service = self.services[name]

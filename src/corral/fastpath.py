@@ -75,23 +75,13 @@ def _mentions_corral(path: str) -> bool:
         return False
 
 
-def _sha256(data: bytes) -> str:
-    """hashlib loads OpenSSL (a few ms); CPython's built-in SHA-256 gives the same digest."""
-    try:
-        from _sha2 import sha256  # Python >= 3.12
-    except ImportError:
-        try:
-            from _sha256 import sha256  # Python 3.11
-        except ImportError:
-            from hashlib import sha256
-    return sha256(data).hexdigest()
-
-
 def _ask(root: str) -> dict[str, object] | None:
     import _socket  # the C module: socket.py would import enum, selectors and more
     import json
 
-    project_id = _sha256(root.encode("utf-8", "surrogateescape"))[:16]
+    from corral.digest import sha256_hex
+
+    project_id = sha256_hex(root.encode("utf-8", "surrogateescape"))[:16]
     directory = _runtime_dir()
     try:
         if directory is None or os.lstat(directory).st_uid != os.getuid():

@@ -17,6 +17,7 @@ import sys
 import time
 
 ROLE = "CORRAL_ROLE"
+READY_FD = "CORRAL_READY_FD"  # see corral.launch
 
 
 def log(message: str) -> None:
@@ -72,13 +73,25 @@ def _take_lock(path: str) -> int | None:
 
 def _start_supervisor(root: str, config: str, lock_fd: int) -> int:
     os.set_inheritable(lock_fd, True)  # the supervisor holds the lock too, for its whole life
+    ready = _ready_fd()
     pid = os.fork()
     if pid == 0:
         os.environ[ROLE] = "supervisor"
         os.execv(sys.executable, [sys.executable, "-m", "corral.daemon", root, config])
     os.set_inheritable(lock_fd, False)
+    if ready is not None:
+        os.close(ready)  # only the supervisor may answer the launcher
     log(f"started supervisor pid {pid}")
     return pid
+
+
+def _ready_fd() -> int | None:
+    try:
+        fd = int(os.environ.get(READY_FD, ""))
+        os.fstat(fd)
+    except (ValueError, OSError):
+        return None
+    return fd
 
 
 def _forward(pid: int, sig: int) -> None:

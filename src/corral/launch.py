@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -13,9 +15,10 @@ from pathlib import Path
 
 from corral import client
 from corral.errors import CorralError
-from corral.model import MARKER_PROJECT, ProjectSpec
+from corral.model import MARKER_PROJECT, ProjectSpec, spec_to_dict
 from corral.paths import (
     ensure_state_dir,
+    launch_spec_path,
     socket_path,
     spawn_lock_path,
     supervisor_lock_path,
@@ -23,6 +26,7 @@ from corral.paths import (
 )
 
 START_TIMEOUT = 15.0
+READY_FD = "CORRAL_READY_FD"  # the write end of the launcher's "listening now" pipe
 
 
 def supervisor_alive(root: Path) -> bool:
@@ -69,14 +73,30 @@ def ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
         if client.ping(sock):
             return sock
         if not supervisor_alive(project.root):
-            _spawn_guard(project, config_file)
+            ready = _spawn_guard(project, config_file)
+            try:
+                if _await_ready(ready):
+                    return sock
+            finally:
+                os.close(ready)
+            if not supervisor_alive(project.root):
+                raise _did_not_start(project)
         _wait_until_answering(project, sock)
     return sock
 
 
-def _spawn_guard(project: ProjectSpec, config_file: Path | None) -> None:
+def _spawn_guard(project: ProjectSpec, config_file: Path | None) -> int:
+    """Start guard and supervisor; returns the read end of the pipe on which the supervisor
+    says it listens (one line), or closes its end without a word when it cannot start."""
+    _hand_over(project)
     log = os.open(supervisor_log_path(project.root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    env = {**os.environ, "CORRAL_ROLE": "guard", MARKER_PROJECT: project.project_id}
+    ready_read, ready_write = os.pipe()
+    env = {
+        **os.environ,
+        "CORRAL_ROLE": "guard",
+        MARKER_PROJECT: project.project_id,
+        READY_FD: str(ready_write),
+    }
     argv = [sys.executable, "-m", "corral.guard", str(project.root), str(config_file or "")]
     try:
         intermediate = subprocess.Popen(
@@ -85,13 +105,39 @@ def _spawn_guard(project: ProjectSpec, config_file: Path | None) -> None:
             stdout=log,
             stderr=log,
             close_fds=True,
+            pass_fds=(ready_write,),
             start_new_session=True,
             cwd=project.root,
             env=env,
         )
+    except BaseException:
+        os.close(ready_read)
+        raise
     finally:
         os.close(log)
+        os.close(ready_write)
     intermediate.wait(timeout=START_TIMEOUT)  # it forks the guard and exits at once
+    return ready_read
+
+
+def _hand_over(project: ProjectSpec) -> None:
+    """Write the resolved configuration for the new supervisor, which then need not parse it."""
+    path = launch_spec_path(project.root)
+    temporary = path.with_name(f".launch.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(spec_to_dict(project)))
+    os.replace(temporary, path)
+
+
+def _await_ready(ready: int) -> bool:
+    """True once the supervisor says it listens; False if the pipe closed without that (it
+    failed, or found another supervisor holding the lock): the caller then asks the socket."""
+    deadline = time.monotonic() + START_TIMEOUT
+    poller = select.poll()
+    poller.register(ready, select.POLLIN)
+    while (remaining := deadline - time.monotonic()) > 0:
+        if poller.poll(remaining * 1000):
+            return bool(os.read(ready, 64))
+    return False
 
 
 def _wait_until_answering(project: ProjectSpec, sock: Path) -> None:
@@ -104,7 +150,10 @@ def _wait_until_answering(project: ProjectSpec, sock: Path) -> None:
             break
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
-    raise CorralError(
-        "the supervisor did not start",
-        hint=f"see {supervisor_log_path(project.root)}",
+    raise _did_not_start(project)
+
+
+def _did_not_start(project: ProjectSpec) -> CorralError:
+    return CorralError(
+        "the supervisor did not start", hint=f"see {supervisor_log_path(project.root)}"
     )

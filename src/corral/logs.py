@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -100,18 +99,23 @@ class LogSampler:
         self.max_size = max_size
         self.keep = keep
         self.clock = clock
-        self.sizes: dict[str, int | None] = {name: None for name in services}
+        self.sizes: dict[str, int | None] = {}
+        self.paths: dict[str, str] = {}  # built once: this runs twice a second, forever
+        for name in services:
+            self.add(name)
 
     def add(self, service: str) -> None:
         self.sizes.setdefault(service, None)
+        self.paths.setdefault(service, str(log_path(self.state_dir, service)))
 
     def remove(self, service: str) -> None:
         self.sizes.pop(service, None)
+        self.paths.pop(service, None)
 
     def sample(self) -> None:
         for service, last in self.sizes.items():
             try:
-                info = os.stat(log_path(self.state_dir, service))
+                info = os.stat(self.paths[service])
             except OSError:
                 continue
             if info.st_size == last:
@@ -150,6 +154,8 @@ class LogSampler:
 
 
 def _copy_all(source: Path, target: Path) -> int:
+    import shutil  # rotation is rare: keep it out of the supervisor's start-up
+
     shutil.copyfile(source, target)
     with open(source, "rb") as reader, open(target, "ab") as writer:
         reader.seek(target.stat().st_size)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from pathlib import Path
 
@@ -16,12 +15,18 @@ def canonical_root(root: Path) -> Path:
 
 def project_id(root: Path) -> str:
     """Stable for one checkout, different for two checkouts: a hash of the canonical path."""
-    digest = hashlib.sha256(str(canonical_root(root)).encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()[:16]
+    from corral.digest import sha256_hex
+
+    return sha256_hex(str(canonical_root(root)).encode("utf-8", "surrogateescape"))[:16]
 
 
 def state_dir(root: Path) -> Path:
     return root / STATE_DIR_NAME
+
+
+def launch_spec_path(root: Path) -> Path:
+    """The resolved configuration a launcher hands to the supervisor it starts."""
+    return state_dir(root) / "launch.json"
 
 
 def ensure_state_dir(root: Path) -> Path:

@@ -75,24 +75,43 @@ class HttpProbe:
         return ProbeResult(False, f"GET {self.url}: HTTP {status}")
 
     async def _get(self, host: str, port: int, path: str, scheme: str) -> int:
-        ssl = scheme == "https" or None
-        if ssl:
-            import ssl as ssl_module
+        request = _request(host, path)
+        if scheme == "https":  # in a thread: the supervisor's asyncio runs without OpenSSL
+            line = await asyncio.to_thread(_tls_exchange, host, port, request, self.timeout)
+        else:
+            reader, writer = await asyncio.open_connection(host, port)
+            try:
+                writer.write(request)
+                await writer.drain()
+                line = await reader.readline()
+            finally:
+                writer.close()
+        return _status(line)
 
-            ssl = ssl_module._create_unverified_context()  # loopback dev servers: self-signed
-        reader, writer = await asyncio.open_connection(host, port, ssl=ssl)
-        try:
-            writer.write(
-                f"GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: corral\r\n\r\n".encode()
-            )
-            await writer.drain()
-            line = await reader.readline()
-        finally:
-            writer.close()
-        match = re.match(rb"HTTP/\d(?:\.\d)? (\d{3})", line)
-        if match is None:
-            raise OSError(f"not an HTTP response: {line[:40]!r}")
-        return int(match.group(1))
+
+def _request(host: str, path: str) -> bytes:
+    return f"GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: corral\r\n\r\n".encode()
+
+
+def _status(line: bytes) -> int:
+    match = re.match(rb"HTTP/\d(?:\.\d)? (\d{3})", line)
+    if match is None:
+        raise OSError(f"not an HTTP response: {line[:40]!r}")
+    return int(match.group(1))
+
+
+def _tls_exchange(host: str, port: int, request: bytes, timeout: float) -> bytes:
+    """Send ``request`` over TLS and return the first response line (blocking)."""
+    import socket
+    import ssl
+
+    context = ssl._create_unverified_context()  # loopback dev servers: self-signed
+    with (
+        socket.create_connection((host, port), timeout=timeout) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(request)
+        return tls.makefile("rb").readline(65536)
 
 
 class LogProbe:

@@ -85,8 +85,39 @@ class StopReport:
         }
 
 
-def find_members(trace: Trace, exclude: Iterable[int] = ()) -> dict[int, Member]:
-    """Every live process of the run, found by every layer, each verified by identity."""
+@dataclass
+class Scan:
+    """One pass over every process of ours: markers, and the pipes each holds.
+
+    Stops that run at the same moment share it. That is sound for any scan begun after the run
+    started: a process alive when the scan began and belonging to the run is in it (or in the
+    cgroup, tree and records, read fresh), and a process born later descends from one that was.
+    So a scan that finds nobody proves nobody is left; one that finds survivors just means
+    "look again" with a newer scan.
+    """
+
+    taken: float  # time.monotonic() when the pass began
+    markers: dict[int, dict[str, str]]
+    pipes: dict[str, set[int]]
+
+
+_latest_scan: Scan | None = None
+
+
+def process_scan(newer_than: float) -> Scan:
+    """The latest scan if it began after ``newer_than``, else a fresh one."""
+    global _latest_scan
+    if _latest_scan is None or _latest_scan.taken <= newer_than:
+        taken = time.monotonic()
+        _latest_scan = Scan(taken, oslayer.scan_markers(), oslayer.scan_pipe_holders())
+    return _latest_scan
+
+
+def find_members(
+    trace: Trace, exclude: Iterable[int] = (), scan: Scan | None = None
+) -> dict[int, Member]:
+    """Every live process of the run, found by every layer, each verified by identity.
+    ``scan`` (see ``Scan``) stands in for the marker and lifeline passes over all processes."""
     excluded = {os.getpid(), *exclude}
     found: dict[int, set[str]] = {}
 
@@ -100,9 +131,14 @@ def find_members(trace: Trace, exclude: Iterable[int] = ()) -> dict[int, Member]
             add([identity.pid], "recorded")
     if trace.cgroup:
         add(oslayer.cgroup_procs(_path(trace.cgroup)), "cgroup")
-    add(_marker_hits(trace), "marker")
+    markers = scan.markers if scan is not None else oslayer.scan_markers()
+    add(_marker_hits(trace, markers), "marker")
     if trace.lifeline:
-        add(oslayer.scan_fd_holders({trace.lifeline}).get(trace.lifeline, set()), "lifeline")
+        if scan is not None:
+            holders = scan.pipes.get(trace.lifeline, set())
+        else:
+            holders = oslayer.scan_fd_holders({trace.lifeline}).get(trace.lifeline, set())
+        add(holders, "lifeline")
     add(_descendants(found), "tree")
     return _verified(found, trace)
 
@@ -119,10 +155,10 @@ def _path(text: str):  # type: ignore[no-untyped-def]
     return Path(text)
 
 
-def _marker_hits(trace: Trace) -> list[int]:
+def _marker_hits(trace: Trace, scanned: dict[int, dict[str, str]]) -> list[int]:
     return [
         pid
-        for pid, markers in oslayer.scan_markers().items()
+        for pid, markers in scanned.items()
         if markers.get(MARKER_PROJECT) == trace.project_id
         and markers.get(MARKER_SERVICE) == trace.service
         and ROLE_VARIABLE not in markers
@@ -175,25 +211,31 @@ async def reclaim(
     exclude: Iterable[int] = (),
     poll: float = 0.02,
     hurry: asyncio.Event | None = None,
+    since: float | None = None,
 ) -> StopReport:
     """Stop every member of a run; see docs/design.md, "Stop (reclaim) algorithm".
 
     ``group_pinned`` says the caller holds the group leader as an unreaped child, so the process
     group number cannot belong to anybody else and ``killpg`` is safe. Setting ``hurry`` ends
-    the grace period at once (a second Ctrl-C).
+    the grace period at once (a second Ctrl-C). ``since`` (monotonic, after the run started)
+    lets stops begun together share their first scan.
     """
     excluded = set(exclude)
     report = StopReport(trace.service, signal=signal.Signals(trace.stop_signal).name)
     started = time.monotonic()
-    members = find_members(trace, excluded)
+    scan = process_scan(started if since is None else since)
+    members = find_members(trace, excluded, scan)
     seen: dict[int, Member] = dict(members)
     if members:
         report.outcome = "exited"
         signalled = _signal_all(trace, members, trace.stop_signal, group_pinned, set())
-        members = await _wait_gone(trace, excluded, seen, signalled, started, poll, hurry)
+        deadline = started + trace.stop_timeout
+        members, scan = await _wait_gone(
+            trace, excluded, seen, signalled, scan, deadline, poll, hurry
+        )
         if members:
             report.outcome = "killed"
-            members = await _kill_rounds(trace, excluded, seen, group_pinned)
+            members = await _kill_rounds(trace, excluded, seen, group_pinned, scan)
     report.elapsed = time.monotonic() - started
     report.members = len(seen)
     report.pids = sorted(seen)
@@ -229,17 +271,19 @@ async def _wait_gone(
     excluded: set[int],
     seen: dict[int, Member],
     signalled: set[int],
-    started: float,
+    scan: Scan,
+    deadline: float,
     poll: float,
     hurry: asyncio.Event | None,
-) -> dict[int, Member]:
-    """Wait up to the stop timeout for every member (not just the leader) to be gone."""
-    deadline = started + trace.stop_timeout
+) -> tuple[dict[int, Member], Scan]:
+    """Wait until ``deadline`` for every member (not just the leader) to be gone."""
     while True:
-        members = find_members(trace, excluded)
+        await asyncio.sleep(0)  # let the stops begun with ours signal too, then share a scan
+        scan = process_scan(scan.taken)
+        members = find_members(trace, excluded, scan)
         seen.update(members)
         if not members or time.monotonic() >= deadline or (hurry is not None and hurry.is_set()):
-            return members
+            return members, scan
         fresh = {pid: m for pid, m in members.items() if pid not in signalled}
         if fresh:  # forked during the stop: they get the stop signal too
             signalled = _signal_all(trace, fresh, trace.stop_signal, False, signalled)
@@ -248,14 +292,15 @@ async def _wait_gone(
 
 
 async def _kill_rounds(
-    trace: Trace, excluded: set[int], seen: dict[int, Member], group_pinned: bool
+    trace: Trace, excluded: set[int], seen: dict[int, Member], group_pinned: bool, scan: Scan
 ) -> dict[int, Member]:
     """SIGKILL everything found, re-discover, repeat until a round finds nothing (bounded)."""
     members: dict[int, Member] = {}
     for _ in range(KILL_ROUNDS):
         if trace.cgroup:
             oslayer.cgroup_kill(_path(trace.cgroup))
-        members = find_members(trace, excluded)
+        scan = process_scan(scan.taken)
+        members = find_members(trace, excluded, scan)
         seen.update(members)
         if not members:
             return {}
@@ -265,7 +310,7 @@ async def _kill_rounds(
             await asyncio.sleep(0.01)
             if not any(same_process(m.identity) and _is_live(m) for m in members.values()):
                 break
-    return find_members(trace, excluded)
+    return find_members(trace, excluded, process_scan(scan.taken))
 
 
 def _is_live(member: Member) -> bool:

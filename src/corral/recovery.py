@@ -40,9 +40,13 @@ async def reclaim_all(
     wanted = set(names) if names else set(state.services)
     records = [record for name, record in state.services.items() if name in wanted]
     excluded = set(exclude)
+    began = time.monotonic()  # every run here is older: one scan can serve all their stops
     reports = list(
         await asyncio.gather(
-            *(reclaim(trace_of(state.project_id, r), exclude=excluded) for r in records)
+            *(
+                reclaim(trace_of(state.project_id, r), exclude=excluded, since=began)
+                for r in records
+            )
         )
     )
     if names is None:

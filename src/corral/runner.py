@@ -44,6 +44,7 @@ class Run:
     started_at: float
     log_offset: int  # where this run's output starts in the log file
     popen: subprocess.Popen[bytes] = field(repr=False)
+    started_mono: float = field(default_factory=time.monotonic)
     handle: oslayer.ProcessHandle | None = field(default=None, repr=False)
     exit_status: int | None = None  # raw wait status once the leader is reaped
     exited_at: float | None = None

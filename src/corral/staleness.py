@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 LIST_REFRESH = 30.0  # seconds between re-listing a service's files (stat checks are cheaper)
@@ -87,22 +87,51 @@ def _walk(cwd: Path) -> list[Path]:
     return found
 
 
+class Survey:
+    """What one stale check of all services looks at, each thing once: the file lists (shared
+    by services watching the same tree, refreshed every ``LIST_REFRESH`` seconds), each
+    file's mtime, and the git HEAD. Ten services of one checkout cost one listing, not ten."""
+
+    def __init__(self) -> None:
+        self.lists: dict[tuple[Path, tuple[str, ...]], tuple[float, list[Path]]] = {}
+        self.mtimes: dict[Path, float] = {}
+        self.heads: dict[Path, str | None] = {}
+
+    def begin(self) -> None:
+        """A new check: files may have changed since the last one."""
+        self.mtimes.clear()
+        self.heads.clear()
+
+    def files(self, cwd: Path, globs: tuple[str, ...]) -> list[Path]:
+        listed = self.lists.get((cwd, globs))
+        if listed is None or time.monotonic() - listed[0] > LIST_REFRESH:
+            listed = self.lists[(cwd, globs)] = (time.monotonic(), code_files(cwd, globs))
+        return listed[1]
+
+    def mtime(self, path: Path) -> float:
+        if path not in self.mtimes:
+            self.mtimes[path] = _mtime(path)
+        return self.mtimes[path]
+
+    def head(self, root: Path) -> str | None:
+        if root not in self.heads:
+            self.heads[root] = git_head(root)
+        return self.heads[root]
+
+
 @dataclass
 class Watched:
     cwd: Path
     globs: tuple[str, ...]
     started_at: float
     head: str | None
-    files: list[Path] = field(default_factory=list)
-    listed_at: float = 0.0
 
-    def check(self, root: Path) -> dict[str, object] | None:
+    def check(self, root: Path, survey: Survey | None = None) -> dict[str, object] | None:
         """What changed since the run started, or None when nothing did."""
-        if time.monotonic() - self.listed_at > LIST_REFRESH:
-            self.files = code_files(self.cwd, self.globs)
-            self.listed_at = time.monotonic()
-        changed = [path for path in self.files if _mtime(path) > self.started_at]
-        head = git_head(root) if self.head is not None else None
+        survey = survey or Survey()
+        files = survey.files(self.cwd, self.globs)
+        changed = [path for path in files if survey.mtime(path) > self.started_at]
+        head = survey.head(root) if self.head is not None else None
         moved = self.head is not None and head is not None and head != self.head
         if not changed and not moved:
             return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,12 @@ class ServiceRecord:
     note: str | None = None  # the latest diagnosis, e.g. why it crashed or a probe failed
     stale: dict[str, Any] | None = None  # {"files", "first", "head_moved"} when code changed
 
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(vars(self))
+        data["leader"] = _plain(self.leader)
+        data["members"] = [member.to_dict() for member in self.members]
+        return data
+
 
 @dataclass
 class ProjectState:
@@ -57,7 +63,15 @@ class ProjectState:
     lease: float | None = None  # seconds without any client contact after which all stops
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, sort_keys=True)
+        # Compact, so the C encoder does the work: the supervisor writes this on every change.
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(vars(self))
+        data["supervisor"] = _plain(self.supervisor)
+        data["guard"] = _plain(self.guard)
+        data["services"] = {name: record.to_dict() for name, record in self.services.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProjectState:
@@ -97,6 +111,10 @@ def write_state(root: Path, state: ProjectState) -> None:
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     return {key: value for key, value in data.items() if key in names}
+
+
+def _plain(identity: ProcessIdentity | None) -> dict[str, object] | None:
+    return identity.to_dict() if identity is not None else None
 
 
 def _identity(data: Any) -> ProcessIdentity | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -268,3 +269,85 @@ def test_doctor_on_a_healthy_project_a_killed_supervisor_and_a_stale_socket(
     assert not list(runtime_dir.glob("*.sock")), "stop removes the stale socket"
     clean = json.loads(project.run("doctor", "--json").stdout)
     assert clean["problems"] == []
+
+
+HTTPS_SERVER = (
+    HTTP_SERVER.replace("http.server.HTTPServer(", "server = http.server.HTTPServer(").replace(
+        ".serve_forever()", ""
+    )
+    + "import ssl\n"
+    "context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "context.load_cert_chain('cert.pem', 'key.pem')\n"
+    "server.socket = context.wrap_socket(server.socket, server_side=True)\n"
+    "server.serve_forever()\n"
+)
+
+
+def self_signed_certificate(directory: os.PathLike[str]) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed here: no certificate for the TLS server")
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", "key.pem", "-out", "cert.pem", "-subj", "/CN=127.0.0.1"),
+        ],
+        cwd=directory,
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+
+
+@pytest.mark.timeout(90)
+def test_an_https_probe_passes_and_fails_by_status(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """The supervisor runs asyncio without OpenSSL; https probes must work all the same."""
+    project = corral_project()
+    self_signed_certificate(project.root)
+    project.write("server.py", HTTPS_SERVER)
+    good, bad = free_port(), free_port()
+    project.write(
+        "corral.toml",
+        service_toml(
+            "good",
+            f"{sys.executable} server.py",
+            port=good,
+            ready={"http": f"https://127.0.0.1:{good}/"},
+        )
+        + service_toml(
+            "bad",
+            f"{sys.executable} server.py",
+            port=bad,
+            env={"CODE": "503"},
+            ready={"http": f"https://127.0.0.1:{bad}/", "timeout": "2s"},
+            autostart=False,
+        ),
+    )
+    code, document = start_json(project)
+    assert code == 0, document
+    code, document = start_json(project, "bad")
+    assert code == 1
+    assert "HTTP 503" in document["diagnosis"]["note"]
+    assert project.run("stop").returncode == 0
+
+
+def test_the_supervisor_does_not_load_openssl_without_https_probes(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """OpenSSL would cost the resident supervisor about 4 MiB for nothing (see corral.daemon)."""
+    project = corral_project()
+    port = free_port()
+    project.write("server.py", HTTP_SERVER)
+    project.write(
+        "corral.toml",
+        service_toml(
+            "web",
+            f"{sys.executable} server.py",
+            port=port,
+            ready={"http": f"http://127.0.0.1:{port}/"},
+        ),
+    )
+    assert project.run("start").returncode == 0
+    state = json.loads((project.root / ".corral" / "state.json").read_text())
+    with open(f"/proc/{state['supervisor']['pid']}/maps") as maps:
+        libraries = {line.split()[-1] for line in maps if ".so" in line}
+    assert not [name for name in libraries if "libssl" in name or "_ssl" in name], libraries
+    assert project.run("stop").returncode == 0

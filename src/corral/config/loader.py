@@ -7,7 +7,6 @@ file and, where it can be found, the line.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,6 +292,8 @@ def _check_dependencies(ctx: _Context, specs: list[ServiceSpec]) -> None:
     for spec in specs:
         for dependency in spec.depends_on:
             if dependency not in names:
+                import difflib  # only on the error path
+
                 close = difflib.get_close_matches(dependency, names, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"services: {', '.join(names)}"
                 raise ctx._error(

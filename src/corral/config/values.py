@@ -3,7 +3,6 @@ ValueError with a message that says what was expected; the loader adds file and 
 
 from __future__ import annotations
 
-import difflib
 import re
 import signal
 from collections.abc import Iterable
@@ -18,6 +17,8 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 class UnknownKey(ValueError):
     def __init__(self, key: str, known: Iterable[str]) -> None:
         known = sorted(known)
+        import difflib  # only on the error path
+
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         self.key = key
         self.hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"

@@ -307,6 +307,17 @@ def scan_fd_holders(targets: set[str], pids: Iterable[int] | None = None) -> dic
     return holders
 
 
+def scan_pipe_holders() -> dict[str, set[int]]:
+    """Every pipe held by a process of ours, as "pipe:[N]" -> holder pids (one pass serves
+    every lifeline at once)."""
+    holders: dict[str, set[int]] = {}
+    for pid in _own_pids(None):
+        for target in fd_targets(pid):
+            if target.startswith("pipe:"):
+                holders.setdefault(target, set()).add(pid)
+    return holders
+
+
 def pipe_link(fd: int) -> str:
     return f"pipe:[{os.fstat(fd).st_ino}]"
 
@@ -397,6 +408,7 @@ __all__ = [
     "safe_signal",
     "scan_fd_holders",
     "scan_markers",
+    "scan_pipe_holders",
     "set_child_subreaper",
     "set_parent_death_signal",
     "socket_holders",

@@ -184,6 +184,10 @@ def scan_fd_holders(targets: set[str], pids: Iterable[int] | None = None) -> dic
     return {}  # no portable way to name pipe inodes held by other processes
 
 
+def scan_pipe_holders() -> dict[str, set[int]]:
+    return {}  # see scan_fd_holders
+
+
 def pipe_link(fd: int) -> str:
     return f"pipe:[{os.fstat(fd).st_ino}]"
 
@@ -297,6 +301,7 @@ __all__ = [
     "safe_signal",
     "scan_fd_holders",
     "scan_markers",
+    "scan_pipe_holders",
     "set_child_subreaper",
     "set_parent_death_signal",
     "socket_holders",
