@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from corral import oslayer
@@ -76,16 +77,16 @@ class HttpProbe:
 
     async def _get(self, host: str, port: int, path: str, scheme: str) -> int:
         request = _request(host, path)
-        if scheme == "https":  # in a thread: the supervisor's asyncio runs without OpenSSL
-            line = await asyncio.to_thread(_tls_exchange, host, port, request, self.timeout)
-        else:
-            reader, writer = await asyncio.open_connection(host, port)
-            try:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            if scheme == "https":
+                line = await _tls_exchange(reader, writer, host, request)
+            else:
                 writer.write(request)
                 await writer.drain()
                 line = await reader.readline()
-            finally:
-                writer.close()
+        finally:
+            writer.close()
         return _status(line)
 
 
@@ -100,18 +101,45 @@ def _status(line: bytes) -> int:
     return int(match.group(1))
 
 
-def _tls_exchange(host: str, port: int, request: bytes, timeout: float) -> bytes:
-    """Send ``request`` over TLS and return the first response line (blocking)."""
-    import socket
+async def _tls_exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, request: bytes
+) -> bytes:
+    """Send ``request`` over TLS on a plain connection and return the first response line.
+
+    The supervisor's asyncio runs without OpenSSL (see corral.daemon), so TLS is spoken here
+    through memory buffers, on the loop's thread: no worker thread, which would make forking
+    the services unsafe. ``ssl`` is imported only when a project has an https probe."""
     import ssl
 
     context = ssl._create_unverified_context()  # loopback dev servers: self-signed
-    with (
-        socket.create_connection((host, port), timeout=timeout) as raw,
-        context.wrap_socket(raw, server_hostname=host) as tls,
-    ):
-        tls.sendall(request)
-        return tls.makefile("rb").readline(65536)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=host)
+
+    async def drive(step: Any, *args: Any) -> Any:
+        while True:
+            try:
+                result = step(*args)
+            except ssl.SSLWantReadError:
+                result = None  # it needs bytes from the server first
+            if outgoing.pending:
+                writer.write(outgoing.read())
+                await writer.drain()
+            if result is not None:
+                return result
+            data = await reader.read(65536)
+            if not data:
+                raise ConnectionError("the server closed the TLS connection")
+            incoming.write(data)
+
+    await drive(lambda: tls.do_handshake() or True)
+    await drive(tls.write, request)
+    line = b""
+    while b"\n" not in line and len(line) < 65536:
+        chunk = await drive(tls.read, 65536)
+        if not chunk:
+            break
+        line += chunk
+    return line.split(b"\n", 1)[0]
 
 
 class LogProbe:
