@@ -111,6 +111,7 @@ class Engine(Readiness):
                 service = self.services[spec.name] = Service(spec)
                 self.state.services[spec.name] = service.record
                 self.sampler.add(spec.name)
+                self._service_cgroup(spec.name)  # now, not while its peers boot beside it
             elif service.state in DOWN:
                 service.spec = spec
             if spec.watch:
@@ -428,7 +429,6 @@ class Engine(Readiness):
             assert service.run is not None
             service.run.exit_status = status
             service.run.exited_at = self.clock()
-            service.run.popen.returncode = os.waitstatus_to_exitcode(status)
             self._check_run_over(service)
 
     def _service_of_leader(self, pid: int) -> Service | None:

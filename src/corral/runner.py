@@ -4,13 +4,19 @@ Between fork and exec the child joins its own process group and cgroup leaf and 
 when the supervisor dies. It inherits the markers in its environment and the write end of the
 run's lifeline pipe; its stdout and stderr are the service's log file (never a pipe: a writer must
 never block because nobody reads, nor die because the supervisor did).
+
+The supervisor forks and returns at once: it does not wait for the child to reach exec (as
+``subprocess`` does), so ten services start side by side instead of one after another while
+the machine is busy booting the first ones. What could make exec fail is checked before the
+fork; anything else the child writes to the service's log before it exits with code 127.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +32,8 @@ from corral.model import (
 )
 
 ROLE_VARIABLE = "CORRAL_ROLE"  # set on the supervisor and guard only, never on services
+LIFELINE_FD = 3  # where a service finds the write end of its lifeline pipe
+MAX_FD = os.sysconf("SC_OPEN_MAX")  # closerange uses close_range(2) where it exists
 
 
 class SpawnFailed(Exception):
@@ -43,7 +51,6 @@ class Run:
     lifeline: str  # "pipe:[inode]", how a scan recognises holders of the write end
     started_at: float
     log_offset: int  # where this run's output starts in the log file
-    popen: subprocess.Popen[bytes] = field(repr=False)
     started_mono: float = field(default_factory=time.monotonic)
     handle: oslayer.ProcessHandle | None = field(default=None, repr=False)
     exit_status: int | None = None  # raw wait status once the leader is reaped
@@ -89,70 +96,110 @@ def spawn(
     cgroup: Path | None,
 ) -> Run:
     env = service_env(spec, base_env, project_id, run_id, str(state_dir.parent))
+    argv = spec.argv
+    executable = _executable(argv[0], env, spec.cwd)
     try:
         log_fd = logs.open_run_log(state_dir, spec.name)
     except OSError as exc:
         raise SpawnFailed(f"cannot open its log file: {exc.strerror}") from None
     log_offset = os.fstat(log_fd).st_size
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    os.set_inheritable(write_end, True)
+    child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end)
     try:
-        popen = subprocess.Popen(
-            spec.argv,
-            cwd=spec.cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_fd,
-            stderr=log_fd,
-            pass_fds=(write_end,),
-            close_fds=True,
-            preexec_fn=_child_setup(cgroup),
-        )
+        pid = os.fork()
+        if pid == 0:
+            child.become()  # never returns
+        with contextlib.suppress(OSError):  # both sides set it, as shells do: no window
+            os.setpgid(pid, pid)
     except OSError as exc:
         os.close(read_end)
-        raise SpawnFailed(f"cannot run {spec.argv[0]!r}: {exc.strerror or exc}") from None
+        raise SpawnFailed(f"cannot fork: {exc.strerror}") from None
     finally:
         os.close(write_end)
         os.close(log_fd)
-    return _describe_run(spec, run_id, popen, cgroup, read_end, log_offset)
+    return _describe_run(spec, run_id, pid, cgroup, read_end, log_offset)
+
+
+def _executable(program: str, env: dict[str, str], cwd: Path) -> str:
+    """The file exec will run, or SpawnFailed saying why there is none (before any fork)."""
+    if "/" in program:
+        path = program if os.path.isabs(program) else os.path.join(cwd, program)
+        if not os.path.isfile(path):
+            raise SpawnFailed(f"cannot run {program!r}: no such file (from {cwd})")
+        if not os.access(path, os.X_OK):
+            raise SpawnFailed(f"cannot run {program!r}: it is not executable")
+        return program  # the child runs it from cwd, as a shell would
+    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise SpawnFailed(f"cannot run {program!r}: not found on the service's PATH")
+    return found
+
+
+class _Child:
+    """What the child does between fork and exec. The supervisor is single-threaded, so
+    running Python here is safe; it is kept to a few plain system calls."""
+
+    def __init__(
+        self,
+        executable: str,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        cgroup: Path | None,
+        log_fd: int,
+        lifeline: int,
+    ) -> None:
+        self.executable, self.argv, self.env = executable, argv, env
+        self.cwd, self.cgroup = str(cwd), cgroup
+        self.log_fd, self.lifeline = log_fd, lifeline
+        self.parent = os.getpid()
+
+    def become(self) -> None:
+        try:
+            self._setup()
+            os.execve(self.executable, self.argv, self.env)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                os.write(2, f"corral: cannot run {self.argv[0]!r}: {exc}\n".encode())
+        finally:
+            os._exit(127)
+
+    def _setup(self) -> None:
+        signal.set_wakeup_fd(-1)  # the supervisor's event loop wakeup socket is not ours
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)  # as exec would, and SIGPIPE as subprocess does
+        os.setpgid(0, 0)
+        if self.cgroup is not None:
+            oslayer.cgroup_join(self.cgroup)
+        oslayer.set_parent_death_signal(signal.SIGKILL)
+        if os.getppid() != self.parent:  # the supervisor died before prctl took effect
+            os._exit(1)
+        os.chdir(self.cwd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(self.log_fd, 1)
+        os.dup2(self.log_fd, 2)
+        if self.lifeline == LIFELINE_FD:  # the only descriptor it inherits beyond stdio
+            os.set_inheritable(LIFELINE_FD, True)
+        else:
+            os.dup2(self.lifeline, LIFELINE_FD)  # dup2 makes it inheritable
+        os.closerange(LIFELINE_FD + 1, max(MAX_FD, LIFELINE_FD + 1))
 
 
 def _describe_run(
-    spec: ServiceSpec,
-    run_id: str,
-    popen: subprocess.Popen[bytes],
-    cgroup: Path | None,
-    read_end: int,
-    log_offset: int,
+    spec: ServiceSpec, run_id: str, pid: int, cgroup: Path | None, read_end: int, log_offset: int
 ) -> Run:
-    identity = oslayer.identify(popen.pid) or ProcessIdentity(popen.pid, 0, oslayer.boot_id())
+    identity = oslayer.identify(pid) or ProcessIdentity(pid, 0, oslayer.boot_id())
     handle = oslayer.open_process(identity)
     return Run(
         service=spec.name,
         run_id=run_id,
         identity=identity,
-        pgid=popen.pid,
+        pgid=pid,
         cgroup=cgroup,
         lifeline_fd=read_end,
         lifeline=oslayer.pipe_link(read_end),
         started_at=time.time(),
         log_offset=log_offset,
-        popen=popen,
         handle=handle,
     )
-
-
-def _child_setup(cgroup: Path | None):  # type: ignore[no-untyped-def]
-    """What the child does between fork and exec (the supervisor is single-threaded, so running
-    Python here is safe). A failure here aborts the spawn with an OSError in the parent."""
-    parent = os.getpid()
-
-    def setup() -> None:
-        os.setpgid(0, 0)
-        if cgroup is not None:
-            oslayer.cgroup_join(cgroup)
-        oslayer.set_parent_death_signal(signal.SIGKILL)
-        if os.getppid() != parent:  # the supervisor died before prctl took effect
-            os._exit(1)
-
-    return setup

@@ -4,6 +4,7 @@ report says what it had to do. Real processes, real sockets; each test bounded."
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,48 @@ def test_crash_on_start_is_reported_with_exit_code_and_log_lines(corral_project)
     assert as_json["ok"] is False and as_json["error"]["code"] == "start_failed"
     assert as_json["diagnosis"]["exit"]["code"] == 3
     assert "crash: starting up" in as_json["diagnosis"]["log_tail"]
+
+
+def test_a_service_inherits_only_stdio_and_its_lifeline(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """No descriptor of the supervisor (its lock, sockets, other services' logs) leaks in."""
+    project = corral_project()
+    script = (
+        "import os, time; print('fds', sorted(int(n) for n in os.listdir('/proc/self/fd')), "
+        "os.readlink('/proc/self/fd/3'), flush=True); time.sleep(60)"
+    )
+    project.write(
+        "corral.toml",
+        service_toml("one", [sys.executable, "-c", script], ready={"log": "fds"})
+        + service_toml("two", [sys.executable, "-c", script], ready={"log": "fds"}),
+    )
+    assert project.run("start").returncode == 0
+    for name in ("one", "two"):
+        line = (project.root / ".corral" / "logs" / f"{name}.log").read_text()
+        line = next(text for text in line.splitlines() if text.startswith("fds"))
+        # 0-3, plus the one os.listdir itself opened
+        assert line.startswith("fds [0, 1, 2, 3, 4] pipe:["), line
+    assert project.run("stop").returncode == 0
+
+
+def test_a_program_that_cannot_run_is_reported_before_anything_starts(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("not-executable.sh", "#!/bin/sh\necho hi\n")
+    project.write(
+        "corral.toml",
+        service_toml("missing", ["no-such-program-anywhere", "--flag"])
+        + service_toml("plain", ["./not-executable.sh"], autostart=False),
+    )
+    result = project.run("start", "--json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert (
+        "cannot run 'no-such-program-anywhere': not found on the service's PATH"
+        in (document["diagnosis"]["note"])
+    )
+    result = project.run("start", "--json", "plain")
+    assert result.returncode == 1
+    assert (
+        "cannot run './not-executable.sh': it is not executable"
+        in (json.loads(result.stdout)["diagnosis"]["note"])
+    )
+    assert project.run("stop").returncode == 0
