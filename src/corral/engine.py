@@ -86,6 +86,7 @@ class Engine(Readiness):
         self.save_pending = False
         self.stop_began = float("-inf")
         self.survey = staleness.Survey()  # shared by the services' stale checks
+        self.gate: runner.StartGate | None = None  # services spawned this turn wait behind it
         self.last_touch = time.monotonic()
         self.cleaned: list[str] = []  # orphans stopped for the current start, to report
         self.auto_restart: set[str] = set()  # services restarted when their files change
@@ -359,6 +360,7 @@ class Engine(Readiness):
                 run_id=self.run_id,
                 state_dir=self.state_dir,
                 cgroup=cgroup,
+                gate=self._start_gate(),
             )
         except (runner.SpawnFailed, OSError) as exc:  # OSError: e.g. no space for the log file
             service.record.note = str(exc)
@@ -372,6 +374,22 @@ class Engine(Readiness):
         self.log(f"{spec.name}: started pid {run.pid} pgid {run.pgid} ({spec.command_line})")
         self.events.emit("started", spec.name, pid=run.pid, command=spec.command_line)
         self._begin_readiness(service, run)
+
+    def _start_gate(self) -> runner.StartGate | None:
+        """The gate for this turn of the loop (see runner.StartGate), opened at the next."""
+        if self.gate is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return None
+            self.gate = runner.StartGate()
+            loop.call_soon(self._open_gate)
+        return self.gate
+
+    def _open_gate(self) -> None:
+        if self.gate is not None:
+            self.gate.open()
+            self.gate = None
 
     def _service_cgroup(self, name: str) -> Path | None:
         if self.cgroup_root is None:

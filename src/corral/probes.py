@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ class TcpProbe:
         return ProbeResult(True)
 
     def _check_port(self, port: int) -> ProbeResult:
-        sockets = oslayer.listeners([port])
+        sockets = [item for item in _listening_now() if item.port == port]
         if not sockets:
             return ProbeResult(False, f"nothing listens on port {port} (connection refused)")
         members = self.members()
@@ -54,6 +55,18 @@ class TcpProbe:
         else:
             who = f"a process of uid {sockets[0].uid}"
         return ProbeResult(False, f"port {port} is held by {who}, not by this service")
+
+
+_listening: tuple[float, list[oslayer.Listener]] = (float("-inf"), [])
+LISTENING_SHARED = 0.003  # seconds: the tcp probes polling in one turn of the loop share a dump
+
+
+def _listening_now() -> list[oslayer.Listener]:
+    """Every listening TCP socket, dumped once for all the tcp probes that poll together."""
+    global _listening
+    if time.monotonic() - _listening[0] > LISTENING_SHARED:
+        _listening = (time.monotonic(), oslayer.listeners())
+    return _listening[1]
 
 
 class HttpProbe:

@@ -20,6 +20,9 @@ from corral.reclaim import same_process
 if TYPE_CHECKING:
     from corral.engine import Engine, Service
 
+QUICK_POLL = 0.01  # seconds between probes in a run's first moments
+QUICK_PHASE = 0.5  # then the pause doubles up to the probe's interval
+
 
 class Readiness:
     def _settled(self: Engine, service: Service, run: runner.Run) -> None:
@@ -52,8 +55,9 @@ class Readiness:
     async def _probe_loop(
         self: Engine, service: Service, run: runner.Run, probe: probes.Probe, ready: ReadyProbe
     ) -> None:
-        deadline = time.monotonic() + ready.timeout
-        pause = min(0.01, ready.interval)
+        begun = time.monotonic()
+        deadline = begun + ready.timeout
+        pause = min(QUICK_POLL, ready.interval)
         while service.run is run and service.state is State.STARTING:
             result = await probe.check()
             if service.run is not run or service.state is not State.STARTING:
@@ -70,7 +74,8 @@ class Readiness:
                 return
             service.notify()
             await asyncio.sleep(pause)
-            pause = min(pause * 2, ready.interval)  # quick at first: most services are fast
+            if time.monotonic() - begun > QUICK_PHASE:  # most services are ready by then
+                pause = min(pause * 2, ready.interval)
 
     def quick_members(self: Engine, service: Service) -> set[int]:
         """The run's processes by the cheap layers (tree, cgroup, records): for probes."""

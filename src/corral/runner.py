@@ -94,6 +94,7 @@ def spawn(
     run_id: str,
     state_dir: Path,
     cgroup: Path | None,
+    gate: StartGate | None = None,
 ) -> Run:
     env = service_env(spec, base_env, project_id, run_id, str(state_dir.parent))
     argv = spec.argv
@@ -104,7 +105,7 @@ def spawn(
         raise SpawnFailed(f"cannot open its log file: {exc.strerror}") from None
     log_offset = os.fstat(log_fd).st_size
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end)
+    child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end, gate)
     try:
         pid = os.fork()
         if pid == 0:
@@ -135,6 +136,27 @@ def _executable(program: str, env: dict[str, str], cwd: Path) -> str:
     return found
 
 
+class StartGate:
+    """Holds the services spawned in one turn of the supervisor's loop just before exec, until
+    the last of them is forked. Forking the supervisor is most of a spawn's cost, and paying it
+    while the first services already boot on every core multiplies it; behind the gate the forks
+    are quick, then all services boot side by side. A gate left shut by a dying supervisor opens
+    by itself: its write end closes with the supervisor."""
+
+    def __init__(self) -> None:
+        self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC)
+
+    def open(self) -> None:
+        if self.write_end >= 0:
+            os.close(self.write_end)
+            os.close(self.read_end)
+            self.write_end = self.read_end = -1
+
+    def wait_in_child(self) -> None:
+        os.close(self.write_end)  # every sibling forked before us holds a copy: close ours
+        os.read(self.read_end, 1)  # end of file once the supervisor opens the gate
+
+
 class _Child:
     """What the child does between fork and exec. The supervisor is single-threaded, so
     running Python here is safe; it is kept to a few plain system calls."""
@@ -148,10 +170,12 @@ class _Child:
         cgroup: Path | None,
         log_fd: int,
         lifeline: int,
+        gate: StartGate | None,
     ) -> None:
         self.executable, self.argv, self.env = executable, argv, env
         self.cwd, self.cgroup = str(cwd), cgroup
         self.log_fd, self.lifeline = log_fd, lifeline
+        self.gate = gate
         self.parent = os.getpid()
 
     def become(self) -> None:
@@ -174,6 +198,8 @@ class _Child:
         oslayer.set_parent_death_signal(signal.SIGKILL)
         if os.getppid() != self.parent:  # the supervisor died before prctl took effect
             os._exit(1)
+        if self.gate is not None:
+            self.gate.wait_in_child()
         os.chdir(self.cwd)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
