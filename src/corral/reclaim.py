@@ -235,7 +235,7 @@ async def reclaim(
         )
         if members:
             report.outcome = "killed"
-            members = await _kill_rounds(trace, excluded, seen, group_pinned, scan)
+            members = await _kill_rounds(trace, excluded, seen, group_pinned, scan, members)
     report.elapsed = time.monotonic() - started
     report.members = len(seen)
     report.pids = sorted(seen)
@@ -292,22 +292,30 @@ async def _wait_gone(
 
 
 async def _kill_rounds(
-    trace: Trace, excluded: set[int], seen: dict[int, Member], group_pinned: bool, scan: Scan
+    trace: Trace,
+    excluded: set[int],
+    seen: dict[int, Member],
+    group_pinned: bool,
+    scan: Scan,
+    members: dict[int, Member],
 ) -> dict[int, Member]:
-    """SIGKILL everything found, re-discover, repeat until a round finds nothing (bounded)."""
-    members: dict[int, Member] = {}
-    for _ in range(KILL_ROUNDS):
+    """SIGKILL everything found, re-discover, repeat until a round finds nothing (bounded).
+    The first round kills ``members``, which the caller's scan has just found."""
+    for round_number in range(KILL_ROUNDS):
         if trace.cgroup:
             oslayer.cgroup_kill(_path(trace.cgroup))
-        scan = process_scan(scan.taken)
-        members = find_members(trace, excluded, scan)
-        seen.update(members)
+        if round_number > 0:
+            scan = process_scan(scan.taken)
+            members = find_members(trace, excluded, scan)
+            seen.update(members)
         if not members:
             return {}
         _signal_all(trace, members, signal.SIGKILL, group_pinned, set())
         deadline = time.monotonic() + KILL_ROUND_WAIT
+        pause = 0.002
         while time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.02)
             if not any(same_process(m.identity) and _is_live(m) for m in members.values()):
                 break
     return find_members(trace, excluded, process_scan(scan.taken))
