@@ -458,7 +458,8 @@ done
 """
 
 
-def _shell_stop() -> float:
+def _ten_servers() -> tuple[list[int], list[subprocess.Popen[bytes]]]:
+    """Ten HTTP servers started by hand, listening: the plain baselines stop these."""
     ports = free_ports(10)
     children = [
         subprocess.Popen(
@@ -467,6 +468,11 @@ def _shell_stop() -> float:
         for port in ports
     ]
     wait_ports(ports)
+    return ports, children
+
+
+def _shell_stop() -> float:
+    ports, children = _ten_servers()
     script = SHELL_STOP.format(
         pids=" ".join(str(c.pid) for c in children), ports=" ".join(map(str, ports))
     )
@@ -480,14 +486,7 @@ def _shell_stop() -> float:
 
 
 def _plain_stop() -> float:
-    ports = free_ports(10)
-    children = [
-        subprocess.Popen(
-            SERVER.format(port=port).split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for port in ports
-    ]
-    wait_ports(ports)
+    ports, children = _ten_servers()
     begun = time.perf_counter()
     for child in children:
         child.terminate()
@@ -611,7 +610,7 @@ def _elapsed(text: str) -> float:
 
 def bench_logs(versions: dict[str, str | None]) -> None:
     megabytes = 100 if QUICK else 500
-    runs = 3 if QUICK else 5
+    runs = 3 if QUICK else 7  # a write takes a fraction of a second: medians need many
     pairs = [(_direct_write(megabytes), _corral_write(megabytes)) for _ in range(runs)]
     direct = statistics.median(pair[0] for pair in pairs)  # interleaved: same machine state
     record(f"write {megabytes} MB to stdout", "redirect to a file", f"{direct:.3f} s", "baseline")
