@@ -104,7 +104,7 @@ def spawn(
     except OSError as exc:
         raise SpawnFailed(f"cannot open its log file: {exc.strerror}") from None
     log_offset = os.fstat(log_fd).st_size
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    read_end, write_end = os.pipe()  # close-on-exec, as Python makes every descriptor
     child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end, gate)
     try:
         pid = os.fork()
@@ -144,7 +144,7 @@ class StartGate:
     by itself: its write end closes with the supervisor."""
 
     def __init__(self) -> None:
-        self.read_end, self.write_end = os.pipe2(os.O_CLOEXEC)
+        self.read_end, self.write_end = os.pipe()  # close-on-exec
 
     def open(self) -> None:
         if self.write_end >= 0:
