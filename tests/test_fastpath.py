@@ -11,7 +11,7 @@ import pytest
 from corral.digest import sha256_hex
 from corral.fastpath import _parse, _project_root
 from corral.paths import project_id
-from harness import hostile, service_toml
+from harness import hostile, pid_alive, service_toml, wait_until
 
 
 def test_it_derives_the_same_project_id_and_root(tmp_path: Path) -> None:
@@ -27,16 +27,19 @@ def test_it_derives_the_same_project_id_and_root(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "parsed"),
     [
-        (["status"], (".", False)),
-        (["ps", "--json"], (".", True)),
-        (["-C", "d", "status"], ("d", False)),
+        (["status"], ("status", ".", False)),
+        (["ps", "--json"], ("status", ".", True)),
+        (["-C", "d", "status"], ("status", "d", False)),
+        (["stop", "--json"], ("stop", ".", True)),
         (["status", "-f", "x"], None),
         (["status", "web"], None),
+        (["stop", "web"], None),
+        (["stop", "--hurry"], None),
         (["logs"], None),
         ([], None),
     ],
 )
-def test_only_plain_status_takes_the_fast_path(argv: list[str], parsed: object) -> None:
+def test_only_plain_status_and_stop_take_the_fast_path(argv: list[str], parsed: object) -> None:
     assert _parse(argv) == parsed
 
 
@@ -69,3 +72,37 @@ def test_fast_and_full_status_agree(corral_project) -> None:  # type: ignore[no-
     assert project.run("stop").returncode == 0
     offline = json.loads(project.run("status", "--json").stdout)  # no supervisor: the full path
     assert offline["source"] == "state file and process scan"
+
+
+@pytest.mark.timeout(90)
+def test_fast_and_full_stop_agree(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """The same reports, the same exit code, the supervisor gone and nothing left either way."""
+    project = corral_project()
+    project.write(
+        "corral.toml",
+        service_toml("web", hostile())
+        + service_toml("stubborn", hostile("--ignore-signals"), stop_timeout="1s"),
+    )
+    config = (project.root / "corral.toml").read_text()
+    documents = []
+    for argv in (["stop", "--json"], ["stop", "--json", "--file", "corral.toml"]):  # fast, full
+        project.write("corral.toml", config)
+        assert project.run("start").returncode == 0
+        if argv == ["stop", "--json"]:  # the fast path never reads the configuration: prove it
+            project.write("corral.toml", config + "[broken\n")
+        state = json.loads((project.root / ".corral" / "state.json").read_text())
+        supervisor = int(state["supervisor"]["pid"])
+        result = project.run(*argv)
+        assert result.returncode == 0, result.stdout
+        documents.append(json.loads(result.stdout))
+        wait_until(lambda pid=supervisor: not pid_alive(pid), message="the supervisor to exit")
+    fast, full = (
+        {(r["service"], r["outcome"], r["ok"], r["signal"]) for r in d["reports"]}
+        for d in documents
+    )
+    assert (
+        fast
+        == full
+        == {("web", "exited", True, "SIGTERM"), ("stubborn", "killed", True, "SIGTERM")}
+    )
+    assert documents[0].keys() == documents[1].keys()

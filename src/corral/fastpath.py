@@ -1,7 +1,9 @@
-"""The fast path of ``corral status``: when a supervisor answers, ask it and render, without
-argparse, without loading the configuration and with the fewest imports. Anything unusual
-(other arguments, ``-f``, no answer within the bound) returns None and the full path runs, which
-also gives every error its proper message. ``corral status`` is on agents' hot path."""
+"""The fast path of ``corral status`` and ``corral stop``: when a supervisor answers, ask it and
+render, without argparse, without loading the configuration and with the fewest imports.
+Anything unusual (other arguments, ``-f``, service names, no answer within the bound) returns
+None and the full path runs, which also gives every error its proper message; a stop that the
+supervisor did not finish is finished there (stopping is idempotent). ``corral status`` is on
+agents' hot path, and ``corral stop`` is what a SIGTERM-ignoring service is waited out with."""
 
 from __future__ import annotations
 
@@ -12,31 +14,67 @@ CONFIG_NAMES = ("corral.toml", "Procfile.dev", "Procfile")
 TIMEOUT = 1.0
 
 
-def fast_status(argv: list[str]) -> int | None:
+STATUS = b'{"v":1,"op":"status"}\n'
+PING = b'{"v":1,"op":"ping"}\n'
+STOP = b'{"v":1,"op":"stop","services":null}\n'
+
+
+def fast_command(argv: list[str]) -> int | None:
     parsed = _parse(argv)
     if parsed is None:
         return None
-    directory, want_json = parsed
+    command, directory, want_json = parsed
     root = _project_root(directory)
-    reply = _ask(root) if root else None
+    if root is None:
+        return None
+    if command == "stop":
+        return _stop(root, want_json)
+    reply = _ask(root, STATUS, TIMEOUT)
     if reply is None:
         return None
     from corral.cli.cmd_status import print_status
+
+    return print_status(reply, _output(want_json))
+
+
+def _stop(root: str, want_json: bool) -> int | None:
+    bound = _stop_bound(root)
+    if bound is None or _ask(root, PING, TIMEOUT) is None:
+        return None
+    reply = _ask(root, STOP, bound)
+    if reply is None:
+        return None
+    from corral.cli.cmd_services import report_stop
+
+    return report_stop(reply, _output(want_json))
+
+
+def _stop_bound(root: str) -> float | None:
+    """How long a stop may take: the recorded stop timeouts, as the full path counts them."""
+    import json
+
+    try:
+        with open(os.path.join(root, ".corral", "state.json"), "rb") as handle:
+            services = json.load(handle)["services"].values()
+        return sum(float(s.get("stop_timeout", 10.0)) for s in services) + 15.0
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _output(want_json: bool):  # type: ignore[no-untyped-def]
     from corral.cli.render import Output
 
     tty = sys.stdout.isatty()
-    out = Output(
+    return Output(
         want_json or os.environ.get("CORRAL_JSON") == "1",
         tty and not os.environ.get("NO_COLOR"),
         tty,
         sys.stdout,
         sys.stderr,
     )
-    reply.pop("ok", None)
-    return print_status(reply, out)
 
 
-def _parse(argv: list[str]) -> tuple[str, bool] | None:
+def _parse(argv: list[str]) -> tuple[str, str, bool] | None:
     directory, want_json, command = ".", False, None
     words = iter(argv)
     for word in words:
@@ -46,11 +84,11 @@ def _parse(argv: list[str]) -> tuple[str, bool] | None:
                 return None
         elif word == "--json":
             want_json = True
-        elif word in ("status", "ps") and command is None:
-            command = word
+        elif word in ("status", "ps", "stop") and command is None:
+            command = "stop" if word == "stop" else "status"
         else:
             return None
-    return (directory, want_json) if command else None
+    return (command, directory, want_json) if command else None
 
 
 def _project_root(directory: str) -> str | None:
@@ -75,7 +113,7 @@ def _mentions_corral(path: str) -> bool:
         return False
 
 
-def _ask(root: str) -> dict[str, object] | None:
+def _ask(root: str, request: bytes, timeout: float) -> dict[str, object] | None:
     import _socket  # the C module: socket.py would import enum, selectors and more
     import json
 
@@ -90,14 +128,17 @@ def _ask(root: str) -> dict[str, object] | None:
         try:
             sock.settimeout(TIMEOUT)
             sock.connect(os.path.join(directory, f"{project_id}.sock"))
-            sock.sendall(b'{"v":1,"op":"status"}\n')
+            sock.settimeout(timeout)
+            sock.sendall(request)
             data = _read_reply(sock)
         finally:
             sock.close()
         reply = json.loads(data) if data else None
     except (OSError, ValueError):
         return None
-    return reply if isinstance(reply, dict) and reply.get("ok") else None
+    if not isinstance(reply, dict) or not reply.pop("ok", False):
+        return None
+    return reply
 
 
 def _read_reply(sock) -> bytes:  # type: ignore[no-untyped-def]

@@ -34,9 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry_point() -> None:
-    from corral.fastpath import fast_status
+    from corral.fastpath import fast_command
 
-    fast = fast_status(sys.argv[1:])
+    fast = fast_command(sys.argv[1:])
     if fast is not None:
         sys.exit(fast)
     try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral.cli.cmd_status import describe_exit
 from corral.cli.render import Output, load_project_for
 from corral.errors import CorralError, ExitCode
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def run_start(args: argparse.Namespace, out: Output) -> int:
@@ -89,7 +91,11 @@ def run_stop(args: argparse.Namespace, out: Output) -> int:
 
     project = load_project_for(args)
     _check_names(project, args.services)
-    result = control.stop(project, args.services)
+    return report_stop(control.stop(project, args.services), out)
+
+
+def report_stop(result: dict[str, Any], out: Output) -> int:
+    """Print a stop's reports (also for the fast path); exit 1 unless everything stopped."""
     reports = result.get("reports", [])
     ok = all(report["ok"] for report in reports)
     if out.json:
