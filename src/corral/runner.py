@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -130,10 +129,12 @@ def _executable(program: str, env: dict[str, str], cwd: Path) -> str:
         if not os.access(path, os.X_OK):
             raise SpawnFailed(f"cannot run {program!r}: it is not executable")
         return program  # the child runs it from cwd, as a shell would
+    import shutil  # loaded at the first spawn: the supervisor's start-up stays lean
+
     found = shutil.which(program, path=env.get("PATH", os.defpath))
     if found is None:
         raise SpawnFailed(f"cannot run {program!r}: not found on the service's PATH")
-    return found
+    return os.path.abspath(found)  # a relative PATH entry means ours, not the service's cwd
 
 
 class StartGate:
