@@ -37,6 +37,9 @@ def trace_of(project_id: str, record: ServiceRecord) -> Trace:
 async def reclaim_all(
     state: ProjectState, names: Iterable[str] | None = None, exclude: Iterable[int] = ()
 ) -> list[StopReport]:
+    """Stop the named services (all when ``names`` is None or empty) from their records; when
+    all stop, the project's cgroup goes too."""
+    names = list(names or [])
     wanted = set(names) if names else set(state.services)
     records = [record for name, record in state.services.items() if name in wanted]
     excluded = set(exclude)
@@ -49,7 +52,7 @@ async def reclaim_all(
             )
         )
     )
-    if names is None:
+    if not names:  # an empty list means "all" as much as None does
         from corral.engine import project_cgroup
 
         root = project_cgroup(state.project_id)

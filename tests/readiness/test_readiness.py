@@ -12,12 +12,14 @@ import time
 
 import pytest
 
+from corral.engine import project_cgroup
 from harness import (
     ProjectDir,
     free_port,
     hostile,
     pid_alive,
     port_free,
+    project_id_of,
     read_pids,
     service_toml,
     wait_until,
@@ -265,8 +267,10 @@ def test_doctor_on_a_healthy_project_a_killed_supervisor_and_a_stale_socket(
     assert broken.returncode == 0
     assert "web runs without a supervisor (orphaned)" in broken.stdout
     assert "stale socket" in broken.stdout and "fix: corral stop" in broken.stdout
+    cgroup = project_cgroup(project_id_of(project.root))
     assert project.run("stop").returncode == 0
     assert not list(runtime_dir.glob("*.sock")), "stop removes the stale socket"
+    assert cgroup is None or not cgroup.exists(), "stop removes the project's cgroup too"
     clean = json.loads(project.run("doctor", "--json").stdout)
     assert clean["problems"] == []
 
