@@ -363,15 +363,19 @@ def _shell_script_start() -> float:
     return took
 
 
-def _hand_script_start() -> float:
-    ports = free_ports(10)
-    begun = time.perf_counter()
-    children = [
+def _spawn_servers(ports: list[int]) -> list[subprocess.Popen[bytes]]:
+    return [
         subprocess.Popen(
             SERVER.format(port=port).split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         for port in ports
     ]
+
+
+def _hand_script_start() -> float:
+    ports = free_ports(10)
+    begun = time.perf_counter()
+    children = _spawn_servers(ports)
     wait_ports(ports)
     took = time.perf_counter() - begun
     for child in children:
@@ -461,12 +465,7 @@ done
 def _ten_servers() -> tuple[list[int], list[subprocess.Popen[bytes]]]:
     """Ten HTTP servers started by hand, listening: the plain baselines stop these."""
     ports = free_ports(10)
-    children = [
-        subprocess.Popen(
-            SERVER.format(port=port).split(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for port in ports
-    ]
+    children = _spawn_servers(ports)
     wait_ports(ports)
     return ports, children
 

@@ -127,9 +127,9 @@ def _remove_stale_socket(project: ProjectSpec) -> None:
     """A socket file nobody listens on, with no supervisor holding the lock, is stale."""
     import contextlib
 
-    sock = socket_path(project.project_id)
     from corral.launch import supervisor_alive
 
+    sock = socket_path(project.project_id)
     if sock.exists() and not supervisor_alive(project.root) and not client.ping(sock):
         with contextlib.suppress(OSError):
             sock.unlink()

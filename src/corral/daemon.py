@@ -380,7 +380,9 @@ def _clean_orphans(root: Path, project_id: str) -> list[str]:
 
 def _take_ready_fd() -> int | None:
     """The launcher's pipe (see corral.launch): ours alone, never a service's."""
-    value = os.environ.pop("CORRAL_READY_FD", "")
+    from corral.launch import READY_FD
+
+    value = os.environ.pop(READY_FD, "")
     try:
         fd = int(value)
         os.set_inheritable(fd, False)

@@ -617,7 +617,7 @@ class Engine(Readiness):
                 if identity is not None:
                     service.record.members.append(identity)
                     self.dirty = True
-            if service.run.leader_reaped:
+            if run.leader_reaped:
                 self._check_run_over(service)
         self._note_bound_ports(found)
 

@@ -193,6 +193,10 @@ class _Child:
         signal.set_wakeup_fd(-1)  # the supervisor's event loop wakeup socket is not ours
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)  # as exec would, and SIGPIPE as subprocess does
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(self.log_fd, 1)  # first: whatever fails below is told in the service's log
+        os.dup2(self.log_fd, 2)
         os.setpgid(0, 0)
         if self.cgroup is not None:
             oslayer.cgroup_join(self.cgroup)
@@ -202,10 +206,6 @@ class _Child:
         if self.gate is not None:
             self.gate.wait_in_child()
         os.chdir(self.cwd)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(self.log_fd, 1)
-        os.dup2(self.log_fd, 2)
         if self.lifeline == LIFELINE_FD:  # the only descriptor it inherits beyond stdio
             os.set_inheritable(LIFELINE_FD, True)
         else:

@@ -256,3 +256,28 @@ def test_a_program_that_cannot_run_is_reported_before_anything_starts(corral_pro
         in (json.loads(result.stdout)["diagnosis"]["note"])
     )
     assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_spawn_that_fails_after_the_fork_says_why_in_the_services_log(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """The child's own failures (here: its cwd vanished before a restart) go to its log."""
+    project = corral_project()
+    (project.root / "work").mkdir()
+    project.write(
+        "corral.toml",
+        service_toml(
+            "svc",
+            [sys.executable, "-c", "import time; time.sleep(1); raise SystemExit(3)"],
+            cwd="work",
+            restart="on-failure",
+        ),
+    )
+    assert project.run("start").returncode == 0
+    (project.root / "work").rmdir()
+    log = project.root / ".corral" / "logs" / "svc.log"
+    wait_until(
+        lambda: "corral: cannot run" in log.read_text() and "No such file" in log.read_text(),
+        timeout=20,
+        message="the failed spawn to be explained in the service's log",
+    )
+    assert project.run("stop").returncode == 0
