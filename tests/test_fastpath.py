@@ -13,6 +13,8 @@ from corral.fastpath import _parse, _project_root
 from corral.paths import project_id
 from harness import hostile, pid_alive, service_toml, wait_until
 
+FAST_START = "configuration loaded for a client's start"  # the supervisor's log says so
+
 
 def test_it_derives_the_same_project_id_and_root(tmp_path: Path) -> None:
     (tmp_path / "Procfile").write_text("web: x\n")
@@ -31,6 +33,11 @@ def test_it_derives_the_same_project_id_and_root(tmp_path: Path) -> None:
         (["ps", "--json"], ("status", ".", True)),
         (["-C", "d", "status"], ("status", "d", False)),
         (["stop", "--json"], ("stop", ".", True)),
+        (["start"], ("start", ".", False)),
+        (["-C", "d", "start", "--json"], ("start", "d", True)),
+        (["start", "web"], None),
+        (["start", "--no-wait"], None),
+        (["start", "--tether", "auto"], None),
         (["status", "-f", "x"], None),
         (["status", "web"], None),
         (["stop", "web"], None),
@@ -39,7 +46,9 @@ def test_it_derives_the_same_project_id_and_root(tmp_path: Path) -> None:
         ([], None),
     ],
 )
-def test_only_plain_status_and_stop_take_the_fast_path(argv: list[str], parsed: object) -> None:
+def test_only_plain_status_start_and_stop_take_the_fast_path(
+    argv: list[str], parsed: object
+) -> None:
     assert _parse(argv) == parsed
 
 
@@ -106,3 +115,64 @@ def test_fast_and_full_stop_agree(corral_project) -> None:  # type: ignore[no-un
         == {("web", "exited", True, "SIGTERM"), ("stubborn", "killed", True, "SIGTERM")}
     )
     assert documents[0].keys() == documents[1].keys()
+
+
+def _environ_of(project, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    status = json.loads(project.run("status", "--json").stdout)
+    pid = next(s["pid"] for s in status["services"] if s["name"] == name)
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+@pytest.mark.timeout(90)
+def test_fast_start_uses_the_current_files_and_the_callers_environment(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """With a supervisor up, `corral start` has it load the configuration: an edit made since
+    it started and a .env expanded against the caller's environment both take effect."""
+    project = corral_project()
+    project.write(".env", "GREETING=${WHO:-nobody} says hi\n")
+    project.write("corral.toml", service_toml("web", hostile()))
+    assert project.run("start").returncode == 0  # cold: the full path launches the supervisor
+    assert project.run("stop", "web").returncode == 0  # the supervisor stays
+    project.write("corral.toml", service_toml("web", hostile()) + service_toml("api", hostile()))
+    result = project.run("start", "--json", env={"WHO": "alice"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert document["ok"] is True and document["failed"] is None
+    assert {s["name"]: s["state"] for s in document["services"]} == {
+        "web": "ready",
+        "api": "ready",
+    }
+    assert _environ_of(project, "api")["GREETING"] == "alice says hi"
+    assert FAST_START in (project.root / ".corral" / "supervisor.log").read_text()
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(90)
+def test_fast_start_with_a_broken_config_reports_it_and_starts_nothing(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()))
+    assert project.run("start").returncode == 0
+    assert project.run("stop", "web").returncode == 0
+    project.write("corral.toml", service_toml("web", hostile()) + "port = 'x'\n")
+    result = project.run("start")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("corral: error: corral.toml:3:"), result.stderr
+    status = json.loads(project.run("status", "--json").stdout)
+    assert [(s["name"], s["state"]) for s in status["services"]] == [("web", "stopped")]
+    assert status["source"] == "supervisor"
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(90)
+def test_fast_start_declines_a_configured_lease(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """A ttl (like a tether) is resolved by the client: the full path does it."""
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()))
+    assert project.run("start").returncode == 0
+    assert project.run("stop", "web").returncode == 0
+    project.write("corral.toml", 'ttl = "1h"\n' + service_toml("web", hostile()))
+    result = project.run("start", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads((project.root / ".corral" / "state.json").read_text())["lease"] == 3600
+    assert FAST_START not in (project.root / ".corral" / "supervisor.log").read_text()
+    assert project.run("stop").returncode == 0

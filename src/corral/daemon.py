@@ -313,10 +313,33 @@ class Supervisor:
                 float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None
             )
             self.engine.dirty = True
+        env = message.get("env")
+        env = {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else None
         if isinstance(message.get("project"), dict):
             self.engine.update_project(spec_from_dict(message["project"]))
-        if isinstance(message.get("env"), dict):
-            self.engine.base_env = {str(k): str(v) for k, v in message["env"].items()}
+        elif message.get("load"):
+            self.engine.update_project(_reload(self.engine.project.root, env))
+        if env is not None:
+            self.engine.base_env = env
+
+
+class Declined(CorralError):
+    """A request the client must make in full (its fast path cannot do what is asked)."""
+
+    code = "declined"
+
+
+def _reload(root: Path, env: dict[str, str] | None) -> ProjectSpec:
+    """The configuration as a client with environment ``env`` would resolve it: the CLI's fast
+    path asks for this instead of parsing the files itself. A tether or ttl in it is declined:
+    resolving those needs the client (a tether is one of its ancestors)."""
+    from corral.config import load_project
+
+    project = load_project(root, None, env)
+    if project.settings.get("tether") is not None or project.settings.get("ttl") is not None:
+        raise Declined("the configuration sets a tether or a ttl: send the resolved project")
+    log_line("configuration loaded for a client's start")
+    return project
 
 
 def _timeout(message: dict[str, Any]) -> float:
@@ -448,7 +471,15 @@ def main(argv: list[str]) -> int:
     engine.cleaned.extend(orphans)
     log_line(f"supervising {project.name} ({project.root}), run {state.run_id}")
     supervisor = Supervisor(engine, Path(state.socket or ""), ready_fd)
+    if os.environ.get("CORRAL_PROFILE"):
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     asyncio.run(supervisor.serve())
+    if os.environ.get("CORRAL_PROFILE"):
+        prof.disable()
+        prof.dump_stats(os.environ["CORRAL_PROFILE"])
     log_line("exited")
     return 0
 

@@ -1,9 +1,10 @@
-"""The fast path of ``corral status`` and ``corral stop``: when a supervisor answers, ask it and
-render, without argparse, without loading the configuration and with the fewest imports.
-Anything unusual (other arguments, ``-f``, service names, no answer within the bound) returns
-None and the full path runs, which also gives every error its proper message; a stop that the
-supervisor did not finish is finished there (stopping is idempotent). ``corral status`` is on
-agents' hot path, and ``corral stop`` is what a SIGTERM-ignoring service is waited out with."""
+"""The fast path of ``corral status``, ``start`` and ``stop``: when a supervisor answers, ask it
+and render, without argparse, without loading the configuration and with the fewest imports.
+Anything unusual (other arguments, ``-f``, service names, no answer within the bound, an error
+reply) returns None and the full path runs, which also gives every error its proper message; a
+start or stop that the supervisor did not finish is finished there (both are idempotent).
+``corral status`` is on agents' hot path, ``start`` is timed to readiness, and ``stop`` is what
+a SIGTERM-ignoring service is waited out with."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import sys
 
 CONFIG_NAMES = ("corral.toml", "Procfile.dev", "Procfile")
 TIMEOUT = 1.0
+START_TIMEOUT = 60.0  # the full path's default --timeout
+START_MARGIN = 10.0  # beyond it, for the reply (control.MARGIN)
 
 
 STATUS = b'{"v":1,"op":"status"}\n'
@@ -29,6 +32,8 @@ def fast_command(argv: list[str]) -> int | None:
         return None
     if command == "stop":
         return _stop(root, want_json)
+    if command == "start":
+        return _start(root, want_json)
     reply = _ask(root, STATUS, TIMEOUT)
     if reply is None:
         return None
@@ -47,6 +52,30 @@ def _stop(root: str, want_json: bool) -> int | None:
     from corral.cli.cmd_services import report_stop
 
     return report_stop(reply, _output(want_json))
+
+
+def _start(root: str, want_json: bool) -> int | None:
+    """Start everything through a running supervisor, which loads the configuration itself
+    with this process's environment (it declines a tether or ttl: resolving those needs this
+    process). Not on a terminal, where the full path shows progress; not with CORRAL_TETHER."""
+    if (sys.stdout.isatty() and not want_json) or os.environ.get("CORRAL_TETHER"):
+        return None
+    if _ask(root, PING, TIMEOUT) is None:
+        return None
+    import json
+
+    request = {"v": 1, "op": "start", "services": None, "load": True, "timeout": START_TIMEOUT}
+    request["env"] = dict(os.environ)
+    encoded = json.dumps(request).encode("utf-8", "surrogateescape") + b"\n"
+    reply = _ask(root, encoded, START_TIMEOUT + START_MARGIN)
+    if reply is None:
+        return None
+    from corral.cli.cmd_services import note_untethered_agent, report_start
+
+    output = _output(want_json)
+    if not output.json:
+        note_untethered_agent()
+    return report_start(root, reply, output)
 
 
 def _stop_bound(root: str) -> float | None:
@@ -84,8 +113,8 @@ def _parse(argv: list[str]) -> tuple[str, str, bool] | None:
                 return None
         elif word == "--json":
             want_json = True
-        elif word in ("status", "ps", "stop") and command is None:
-            command = "stop" if word == "stop" else "status"
+        elif word in ("status", "ps", "start", "stop") and command is None:
+            command = "status" if word == "ps" else word
         else:
             return None
     return (command, directory, want_json) if command else None

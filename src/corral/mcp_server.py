@@ -177,7 +177,7 @@ def _start(project, config_file, services, timeout, session) -> dict[str, Any]: 
     result = control.start(project, config_file, services, timeout, session=session)
     failed = result.get("failed")
     if failed:
-        diagnosis = diagnose_failure(project, result["services"], failed)
+        diagnosis = diagnose_failure(project.root, result["services"], failed)
         raise control.StartFailed(
             diagnosis["summary"] + "; last log lines: " + " | ".join(diagnosis["log_tail"][-5:]),
             hint=diagnosis["hint"],

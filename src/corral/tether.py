@@ -56,15 +56,6 @@ NEVER = {
     "SCREEN",
     "containerd-shim",
 }
-AGENT_VARIABLES = (
-    "CLAUDECODE",
-    "CLAUDE_CODE_ENTRYPOINT",
-    "CURSOR_AGENT",
-    "CODEX_CLI",
-    "AIDER",
-    "GEMINI_CLI",
-    "OPENCODE",
-)
 
 
 @dataclass(frozen=True)
@@ -133,8 +124,3 @@ def _program(comm: str, pid: int) -> str:
         if len(argv) > 1:
             return os.path.basename(argv[1])
     return name
-
-
-def agent_environment() -> str | None:
-    """The variable that says we run under a coding agent, if any."""
-    return next((name for name in AGENT_VARIABLES if os.environ.get(name)), None)

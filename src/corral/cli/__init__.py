@@ -36,11 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry_point() -> None:
     from corral.fastpath import fast_command
 
-    fast = fast_command(sys.argv[1:])
-    if fast is not None:
-        sys.exit(fast)
     try:
-        code = main()
+        code = fast_command(sys.argv[1:])
+        if code is None:
+            code = main()
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. `corral logs | head`: the reader left, which is not an error
         import os

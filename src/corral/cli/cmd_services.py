@@ -10,6 +10,7 @@ from corral.errors import CorralError, ExitCode
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
 
 
 def run_start(args: argparse.Namespace, out: Output) -> int:
@@ -36,13 +37,12 @@ def run_start(args: argparse.Namespace, out: Output) -> int:
             wait=not args.no_wait,
             session=session,
         )
-    return _report_start(project, result, out)
+    return report_start(project.root, result, out)
 
 
 def session_options(args: argparse.Namespace, project, out: Output) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Tether and lease for this start: flag, then CORRAL_TETHER, then the config."""
     import os
-    import sys
 
     from corral import tether
 
@@ -54,14 +54,24 @@ def session_options(args: argparse.Namespace, project, out: Output) -> dict[str,
     ttl = args.ttl if args.ttl is not None else project.settings.get("ttl")
     if ttl is not None:
         session["ttl"] = ttl
-    agent = tether.agent_environment()
-    if agent and choice is None and ttl is None and not out.json:
+    if choice is None and ttl is None and not out.json:
+        note_untethered_agent()
+    return session
+
+
+def note_untethered_agent() -> None:
+    """Under a coding agent, say that untethered services outlive its session."""
+    import sys
+
+    from corral.agents import agent_environment
+
+    agent = agent_environment()
+    if agent:
         print(
             f"corral: note: {agent} is set but these services are not tethered: they will "
             "outlive this session (to tie them to it: --tether auto, or CORRAL_TETHER=auto)",
             file=sys.stderr,
         )
-    return session
 
 
 def run_restart(args: argparse.Namespace, out: Output) -> int:
@@ -82,7 +92,7 @@ def run_restart(args: argparse.Namespace, out: Output) -> int:
     if not out.json:
         _print_stop_reports(result.get("reports", []), out)
     stop_ok = all(report["ok"] for report in result.get("reports", []))
-    code = _report_start(project, result, out)
+    code = report_start(project.root, result, out)
     return code if stop_ok else ExitCode.FAILED
 
 
@@ -124,9 +134,10 @@ def _strip(result: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in result.items() if key != "ok"}
 
 
-def _report_start(project, result: dict[str, Any], out: Output) -> int:  # type: ignore[no-untyped-def]
+def report_start(root: str | Path, result: dict[str, Any], out: Output) -> int:
+    """Print a start's outcome (also for the fast path); exit 1 with a diagnosis on failure."""
     failed = result.get("failed")
-    diagnosis = diagnose_failure(project, result["services"], failed) if failed else None
+    diagnosis = diagnose_failure(root, result["services"], failed) if failed else None
     if out.json:
         document = {**_strip(result), "ok": failed is None, "diagnosis": diagnosis}
         if failed:
@@ -159,8 +170,10 @@ def _start_line(service: dict[str, Any], already: set[str]) -> str:
     return f"{text}  ({service['note']})" if service.get("note") else text
 
 
-def diagnose_failure(project, services: list[dict[str, Any]], name: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def diagnose_failure(root: str | Path, services: list[dict[str, Any]], name: str) -> dict[str, Any]:
     """Why a service is not ready: state, exit, probe reason, its last 20 log lines."""
+    from pathlib import Path
+
     from corral import logs
     from corral.paths import state_dir
 
@@ -174,7 +187,7 @@ def diagnose_failure(project, services: list[dict[str, Any]], name: str) -> dict
     never_ran = service["state"] == "stopped" and (service.get("note") or "").startswith(
         "not started"
     )
-    lines = [] if never_ran else logs.last_lines(state_dir(project.root), name, 20)
+    lines = [] if never_ran else logs.last_lines(state_dir(Path(root)), name, 20)
     return {
         "service": name,
         "state": service["state"],

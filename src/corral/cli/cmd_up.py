@@ -46,7 +46,7 @@ class _Stopper:
 def run_up(args: argparse.Namespace, out: Output) -> int:
     from corral import control, logs
     from corral.cli.cmd_logs import _Printer
-    from corral.cli.cmd_services import _config_file, _print_stop_reports, _report_start
+    from corral.cli.cmd_services import _config_file, _print_stop_reports, report_start
     from corral.paths import ensure_state_dir
     from corral.tether import resolve
 
@@ -74,7 +74,7 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
         stopper.requested = stopper.requested or "start failed"
         for line in following:  # what the services wrote so far: the failure's context
             printer.show(line)
-        _report_start(project, result, out)
+        report_start(project.root, result, out)
     else:
         out.line(out.paint(f"corral up: {', '.join(names)} ready; Ctrl-C stops everything", "dim"))
         out.stdout.flush()

@@ -28,7 +28,7 @@ def run_wait(args: argparse.Namespace, out: Output) -> int:
         else:
             out.line(", ".join(s["name"] for s in result["services"]) + ": ready")
         return ExitCode.OK
-    diagnosis = diagnose_failure(project, result["services"], failed)
+    diagnosis = diagnose_failure(project.root, result["services"], failed)
     if out.json:
         out.document(
             {

@@ -13,10 +13,15 @@ _SECRET = re.compile(r"TOKEN|SECRET|PASSW(OR)?D|KEY|CREDENTIAL|PRIVATE|AUTH", re
 MASK = "********"
 
 
-def read_env_file(path: Path, context: Mapping[str, str] | None = None) -> dict[str, str]:
+def read_env_file(
+    path: Path,
+    context: Mapping[str, str] | None = None,
+    inherited: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Variables of one .env file, parsed by python-dotenv.
 
-    ``${VAR}`` and ``${VAR:-default}`` are expanded against the inherited environment, then
+    ``${VAR}`` and ``${VAR:-default}`` are expanded against the inherited environment (this
+    process's unless ``inherited`` is given), then
     ``context`` (the layers read before this file), then this file's earlier lines. A line
     python-dotenv cannot parse is an error naming the line (dotenv itself only logs it).
     """
@@ -42,7 +47,8 @@ def read_env_file(path: Path, context: Mapping[str, str] | None = None) -> dict[
                 line=binding.original.line,
                 hint="write NAME=value",
             )
-    known: dict[str, str | None] = {**os.environ, **(context or {})}
+    known: dict[str, str | None] = {**(os.environ if inherited is None else inherited)}
+    known.update(context or {})
     resolved: dict[str, str] = {}
     for key, value in dotenv_values(stream=io.StringIO(text), interpolate=False).items():
         if value is None:  # a bare NAME line sets nothing

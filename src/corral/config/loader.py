@@ -7,7 +7,7 @@ file and, where it can be found, the line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -68,6 +68,7 @@ class _Context:
     found: Discovered
     root: Path
     source: TomlSource | None
+    inherited: Mapping[str, str] | None = None
     procfile: list[ProcfileEntry] = field(default_factory=list)
 
     def read(
@@ -100,9 +101,13 @@ class _Context:
         return self.source.error(keys, message, hint, at=at)
 
 
-def load_project(start: Path, explicit_file: Path | None = None) -> ProjectSpec:
+def load_project(
+    start: Path, explicit_file: Path | None = None, inherited: Mapping[str, str] | None = None
+) -> ProjectSpec:
+    """The project's resolved configuration. ``inherited`` is the environment that .env files
+    expand against: this process's unless given (the supervisor passes its client's)."""
     found = discover(start, explicit_file)
-    ctx = _Context(found, canonical_root(found.root), _load_source(found))
+    ctx = _Context(found, canonical_root(found.root), _load_source(found), inherited)
     if found.procfile is not None:
         ctx.procfile = parse_procfile(_read(found.procfile), found.procfile)
     table = ctx.source.data if ctx.source else {}
@@ -112,7 +117,7 @@ def load_project(start: Path, explicit_file: Path | None = None) -> ProjectSpec:
     env_files = _env_files(ctx, (), table, default_dotenv=True)
     base_env: dict[str, str] = {}
     for path in env_files:
-        base_env.update(read_env_file(path, base_env))
+        base_env.update(read_env_file(path, base_env, ctx.inherited))
     settings = {
         "log_max_size": ctx.read((), table, "log_max_size", v.as_size, 10 * 1024 * 1024),
         "log_keep": ctx.read((), table, "log_keep", v.as_positive_int, 3),
@@ -251,7 +256,7 @@ def _service(
     ports = read("port", v.as_ports, ())
     env = dict(base_env)
     for path in _env_files(ctx, keys, opts, default_dotenv=False):
-        env.update(read_env_file(path, env))
+        env.update(read_env_file(path, env, ctx.inherited))
     env["PORT"] = str(ports[0] if ports else port_base + raw.index * PORT_STEP)
     env.update(read("env", v.as_env, {}))
     assert raw.command is not None
