@@ -23,6 +23,7 @@ ROLE_VARIABLE = "CORRAL_ROLE"
 KILL_ROUNDS = 5
 KILL_ROUND_WAIT = 0.5
 PORT_RELEASE_WAIT = 1.0
+EXIT_POLL = 0.01  # seconds: how often an exit is looked for where the kernel cannot say
 
 
 @dataclass
@@ -231,7 +232,7 @@ async def reclaim(
         signalled = _signal_all(trace, members, trace.stop_signal, group_pinned, set())
         deadline = started + trace.stop_timeout
         members, scan = await _wait_gone(
-            trace, excluded, seen, signalled, scan, deadline, poll, hurry
+            trace, excluded, seen, members, signalled, scan, deadline, poll, hurry
         )
         if members:
             report.outcome = "killed"
@@ -270,16 +271,20 @@ async def _wait_gone(
     trace: Trace,
     excluded: set[int],
     seen: dict[int, Member],
+    members: dict[int, Member],
     signalled: set[int],
     scan: Scan,
     deadline: float,
     poll: float,
     hurry: asyncio.Event | None,
 ) -> tuple[dict[int, Member], Scan]:
-    """Wait until ``deadline`` for every member (not just the leader) to be gone."""
+    """Wait until ``deadline`` for every member (not just the leader) to be gone. Their exits
+    wake us; a scan begun after the last of them confirms it and finds any process forked
+    meanwhile, which gets the stop signal too. ``poll`` bounds each wait, for those forks."""
     while True:
-        await asyncio.sleep(0)  # let the stops begun with ours signal too, then share a scan
-        scan = process_scan(scan.taken)
+        remaining = max(0.0, deadline - time.monotonic())
+        settled = await _until_exited(members.values(), min(poll, remaining), hurry)
+        scan = process_scan(max(settled, scan.taken))  # stops settled together share it
         members = find_members(trace, excluded, scan)
         seen.update(members)
         if not members or time.monotonic() >= deadline or (hurry is not None and hurry.is_set()):
@@ -287,8 +292,62 @@ async def _wait_gone(
         fresh = {pid: m for pid, m in members.items() if pid not in signalled}
         if fresh:  # forked during the stop: they get the stop signal too
             signalled = _signal_all(trace, fresh, trace.stop_signal, False, signalled)
-        await asyncio.sleep(min(poll, max(0.0, deadline - time.monotonic())))
         poll = min(poll * 1.5, 0.1)
+
+
+async def _until_exited(
+    members: Iterable[Member], timeout: float, hurry: asyncio.Event | None = None
+) -> float:
+    """Wait until each of ``members`` has exited, ``timeout`` passes or ``hurry`` is set; the
+    kernel says when (a pidfd turns readable as its process exits; without pidfds, each is
+    looked at every ``EXIT_POLL``). Returns when the last exit was seen, or when it gave up."""
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + timeout
+    handles = {h for m in members if (h := oslayer.open_process(m.identity)) is not None}
+    watched = {h for h in handles if h.fileno() >= 0}
+    changed = asyncio.Event()
+    settled = time.monotonic()
+
+    def exited(handle: Any) -> None:
+        nonlocal settled
+        loop.remove_reader(handle.fileno())
+        handles.discard(handle)
+        settled = time.monotonic()
+        changed.set()
+
+    for handle in watched:
+        loop.add_reader(handle.fileno(), exited, handle)
+    try:
+        while handles and not (hurry is not None and hurry.is_set()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return time.monotonic()
+            polled = handles - watched
+            wait = min(remaining, EXIT_POLL) if polled else remaining
+            changed.clear()
+            await _first(changed, hurry, wait)
+            for handle in polled:
+                if handle.has_exited():
+                    handles.discard(handle)
+                    settled = time.monotonic()
+        return settled if not handles else time.monotonic()
+    finally:
+        for handle in watched:
+            if handle in handles:
+                loop.remove_reader(handle.fileno())
+            handle.close()
+        for handle in handles - watched:
+            handle.close()
+
+
+async def _first(event: asyncio.Event, other: asyncio.Event | None, timeout: float) -> None:
+    """Until ``event`` or ``other`` is set, at most ``timeout`` seconds."""
+    waits = [asyncio.ensure_future(e.wait()) for e in (event, other) if e is not None]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits:
+            waiter.cancel()
 
 
 async def _kill_rounds(
@@ -311,19 +370,8 @@ async def _kill_rounds(
         if not members:
             return {}
         _signal_all(trace, members, signal.SIGKILL, group_pinned, set())
-        deadline = time.monotonic() + KILL_ROUND_WAIT
-        pause = 0.002
-        while time.monotonic() < deadline:
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.02)
-            if not any(same_process(m.identity) and _is_live(m) for m in members.values()):
-                break
+        await _until_exited(members.values(), KILL_ROUND_WAIT)
     return find_members(trace, excluded, process_scan(scan.taken))
-
-
-def _is_live(member: Member) -> bool:
-    stat = oslayer.read_stat(member.identity.pid)
-    return stat is not None and _alive(stat)
 
 
 async def _verify_ports(
