@@ -176,3 +176,51 @@ def test_fast_start_declines_a_configured_lease(corral_project) -> None:  # type
     assert json.loads((project.root / ".corral" / "state.json").read_text())["lease"] == 3600
     assert FAST_START not in (project.root / ".corral" / "supervisor.log").read_text()
     assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_cold_start_prelaunches_the_supervisor(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()))
+    result = project.run("start")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = (project.root / ".corral" / "supervisor.log").read_text()
+    assert "(prelaunched)" in log and "supervising" in log
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_cold_start_with_a_broken_config_leaves_no_trace(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """The prelaunched guard and supervisor exit when the configuration is refused: exit 2, no
+    state directory, and no process left (the leak guard checks that after the test)."""
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()) + "port = 'x'\n")
+    result = project.run("start")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("corral: error: corral.toml:3:"), result.stderr
+    assert not (project.root / ".corral").exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_held_guard_and_supervisor_let_go_exit_without_a_trace(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """Both really start (they carry the project's marker), hold without touching the project,
+    and exit once abandoned."""
+    from corral import prelaunch
+    from harness import marked_processes
+
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()))
+    prelaunch.prelaunch(str(project.root), project.id)
+    try:
+
+        def both_up() -> bool:
+            commands = marked_processes({project.id}, None).values()
+            return {"corral.guard", "corral.daemon"} <= {c.split()[2] for c in commands}
+
+        wait_until(both_up, message="the held guard and supervisor")
+    finally:
+        prelaunch.abandon()
+    wait_until(
+        lambda: not marked_processes({project.id}, None), message="the held processes to exit"
+    )
+    assert not (project.root / ".corral").exists()

@@ -401,6 +401,30 @@ def _clean_orphans(root: Path, project_id: str) -> list[str]:
     return lines
 
 
+def _await_word(root: Path) -> bool:
+    """A prelaunched supervisor (see corral.prelaunch) holds here, its imports done, until the
+    guard sends the word with the project lock (kept open for life, as the guard keeps it);
+    then supervisor.log becomes its stdout and stderr. False at end-of-file: no word."""
+    from corral.guard import HOLD_FD
+
+    value = os.environ.pop(HOLD_FD, "")
+    if not value:
+        return True  # launched the ordinary way
+    with socket.socket(fileno=int(value)) as channel:
+        try:
+            word, fds, _flags, _address = socket.recv_fds(channel, 16, 1)
+        except OSError:
+            return False
+    if not word.startswith(b"go") or not fds:
+        return False
+    os.set_inheritable(fds[0], False)
+    log = os.open(supervisor_log_path(root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    return True
+
+
 def _take_ready_fd() -> int | None:
     """The launcher's pipe (see corral.launch): ours alone, never a service's."""
     from corral.launch import READY_FD
@@ -442,8 +466,10 @@ def _load(root: Path, config_file: Path | None) -> ProjectSpec:
 
 
 def main(argv: list[str]) -> int:
-    ready_fd = _take_ready_fd()
     root = Path(argv[0])
+    if not _await_word(root):
+        return 0  # prelaunched, and the launcher gave up: leave no trace
+    ready_fd = _take_ready_fd()
     config_file = Path(argv[1]) if len(argv) > 1 and argv[1] else None
     try:
         project = _handed_over(root) or _load(root, config_file)

@@ -57,10 +57,14 @@ def _stop(root: str, want_json: bool) -> int | None:
 def _start(root: str, want_json: bool) -> int | None:
     """Start everything through a running supervisor, which loads the configuration itself
     with this process's environment (it declines a tether or ttl: resolving those needs this
-    process). Not on a terminal, where the full path shows progress; not with CORRAL_TETHER."""
-    if (sys.stdout.isatty() and not want_json) or os.environ.get("CORRAL_TETHER"):
+    process). Not on a terminal, where the full path shows progress; not with CORRAL_TETHER.
+    With no supervisor, prelaunch one and let the full path go on."""
+    if _ask(root, PING, TIMEOUT) is None:  # cold: the full path launches a supervisor
+        from corral.prelaunch import prelaunch
+
+        prelaunch(root, _project_id(root))  # its start-up overlaps loading the configuration
         return None
-    if _ask(root, PING, TIMEOUT) is None:
+    if (sys.stdout.isatty() and not want_json) or os.environ.get("CORRAL_TETHER"):
         return None
     import json
 
@@ -146,9 +150,7 @@ def _ask(root: str, request: bytes, timeout: float) -> dict[str, object] | None:
     import _socket  # the C module: socket.py would import enum, selectors and more
     import json
 
-    from corral.digest import sha256_hex
-
-    project_id = sha256_hex(root.encode("utf-8", "surrogateescape"))[:16]
+    project_id = _project_id(root)
     directory = _runtime_dir()
     try:
         if directory is None or os.lstat(directory).st_uid != os.getuid():
@@ -168,6 +170,13 @@ def _ask(root: str, request: bytes, timeout: float) -> dict[str, object] | None:
     if not isinstance(reply, dict) or not reply.pop("ok", False):
         return None
     return reply
+
+
+def _project_id(root: str) -> str:
+    """``corral.paths.project_id`` of a canonical root, without pathlib."""
+    from corral.digest import sha256_hex
+
+    return sha256_hex(root.encode("utf-8", "surrogateescape"))[:16]
 
 
 def _read_reply(sock) -> bytes:  # type: ignore[no-untyped-def]

@@ -5,6 +5,12 @@ lock for life, becomes a subreaper and starts the supervisor as its child. When 
 exits in order, so does the guard. When it dies any other way, its orphans are reparented here and
 the guard stops everything the state file names (with the full reclaim), kills whatever else is
 left below it, records why in the state file and the supervisor log, and exits.
+
+Prelaunched (``CORRAL_HOLD_FD``, see ``corral.prelaunch``) it starts the supervisor at once, so
+that both interpreters start up while the launcher loads the configuration, and both hold,
+touching nothing, until the launcher's word: then the guard takes the lock, hands it to the
+supervisor with the word, and carries on as above. End-of-file instead means the launcher gave
+up (a bad configuration, a supervisor already up): both exit without a trace.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import sys
 import time
 
 ROLE = "CORRAL_ROLE"
+PROJECT_MARKER = "CORRAL_PROJECT_ID"  # corral.model.MARKER_PROJECT, without importing it
 READY_FD = "CORRAL_READY_FD"  # see corral.launch
+HOLD_FD = "CORRAL_HOLD_FD"  # see corral.prelaunch
+HOLD_TIMEOUT = 60.0  # seconds a prelaunched guard waits for the word before giving up
 
 
 def log(message: str) -> None:
@@ -32,13 +41,42 @@ def main(argv: list[str]) -> int:
     root, config = argv[0], (argv[1] if len(argv) > 1 else "")
     if os.fork() > 0:
         os._exit(0)  # the launcher reaps this intermediate at once; the guard lives on detached
-    lock_fd = _take_lock(os.path.join(root, ".corral", "supervisor.lock"))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    hold = _inherited_fd(HOLD_FD)
+    if hold is not None:
+        return _prelaunched(root, config, hold)
+    lock_fd = _take_lock(_lock_path(root))
     if lock_fd is None:
         return 0  # another supervisor of this project is alive: it serves the clients
     _become_subreaper()
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    supervisor = _start_supervisor(root, config, lock_fd)
+    supervisor = _start_supervisor(root, config, lock_fd, {})
+    log(f"started supervisor pid {supervisor}")
+    return _guard(root, supervisor)
+
+
+def _prelaunched(root: str, config: str, hold: int) -> int:
+    import _socket
+
+    os.set_inheritable(hold, False)  # the launcher's word is for us, not the supervisor
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    _become_subreaper()
+    supervisor = _start_supervisor(root, config, theirs.fileno(), {HOLD_FD: str(theirs.fileno())})
+    theirs.close()
+    lock_fd = _take_lock(_lock_path(root)) if _await_word(hold) else None
+    if lock_fd is None:  # the launcher gave up, or another supervisor is alive
+        ours.close()  # the supervisor sees end-of-file and exits, as we do
+        _wait_for(supervisor)
+        return 0
+    _log_to(os.path.join(root, ".corral", "supervisor.log"))
+    lock = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, lock_fd.to_bytes(4, sys.byteorder))
+    ours.sendmsg([b"go"], [lock])  # the word, and the lock for the supervisor to hold too
+    ours.close()  # lock_fd stays open: the guard holds the lock for life, as the supervisor does
+    log(f"started supervisor pid {supervisor} (prelaunched)")
+    return _guard(root, supervisor)
+
+
+def _guard(root: str, supervisor: int) -> int:
     signal.signal(signal.SIGTERM, lambda *_: _forward(supervisor, signal.SIGTERM))
     status = _wait_for(supervisor)
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
@@ -71,27 +109,52 @@ def _take_lock(path: str) -> int | None:
     return fd
 
 
-def _start_supervisor(root: str, config: str, lock_fd: int) -> int:
-    os.set_inheritable(lock_fd, True)  # the supervisor holds the lock too, for its whole life
-    ready = _ready_fd()
+def _lock_path(root: str) -> str:
+    return os.path.join(root, ".corral", "supervisor.lock")
+
+
+def _start_supervisor(root: str, config: str, passed: int, env: dict[str, str]) -> int:
+    """Fork and exec the supervisor, which inherits ``passed``: the lock (it holds the lock too,
+    for its whole life), or the socket a prelaunched one waits on for the word and the lock."""
+    os.set_inheritable(passed, True)
+    ready = _inherited_fd(READY_FD)
     pid = os.fork()
     if pid == 0:
+        os.environ.update(env)
         os.environ[ROLE] = "supervisor"
         os.execv(sys.executable, [sys.executable, "-m", "corral.daemon", root, config])
-    os.set_inheritable(lock_fd, False)
+    os.set_inheritable(passed, False)
     if ready is not None:
         os.close(ready)  # only the supervisor may answer the launcher
-    log(f"started supervisor pid {pid}")
     return pid
 
 
-def _ready_fd() -> int | None:
+def _inherited_fd(variable: str) -> int | None:
     try:
-        fd = int(os.environ.get(READY_FD, ""))
+        fd = int(os.environ.get(variable, ""))
         os.fstat(fd)
     except (ValueError, OSError):
         return None
     return fd
+
+
+def _await_word(hold: int) -> bool:
+    """True once the launcher says go; False at end-of-file or after ``HOLD_TIMEOUT``."""
+    import select
+
+    readable, _, _ = select.select([hold], [], [], HOLD_TIMEOUT)
+    word = os.read(hold, 16) if readable else b""
+    os.close(hold)
+    os.environ.pop(HOLD_FD, None)
+    return word.startswith(b"go")
+
+
+def _log_to(path: str) -> None:
+    """From now on stdout and stderr go to the supervisor log (a prelaunched guard had none)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _forward(pid: int, sig: int) -> None:

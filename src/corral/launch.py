@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from corral import client
+from corral import client, prelaunch
 from corral.errors import CorralError
 from corral.model import MARKER_PROJECT, ProjectSpec, spec_to_dict
 from corral.paths import (
@@ -64,7 +64,15 @@ def _locked(path: Path, timeout: float) -> Iterator[None]:
 
 
 def ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
-    """The socket of the project's supervisor, starting one (under a lock) if none runs."""
+    """The socket of the project's supervisor, starting one (under a lock) if none runs; a
+    guard prelaunched for it (``corral.prelaunch``) is given the word, or let go."""
+    try:
+        return _ensure_supervisor(project, config_file)
+    finally:
+        prelaunch.abandon()
+
+
+def _ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
     sock = socket_path(project.project_id)
     if client.ping(sock):
         return sock
@@ -86,9 +94,14 @@ def ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
 
 
 def _spawn_guard(project: ProjectSpec, config_file: Path | None) -> int:
-    """Start guard and supervisor; returns the read end of the pipe on which the supervisor
-    says it listens (one line), or closes its end without a word when it cannot start."""
+    """Start guard and supervisor (or release the prelaunched ones); returns the read end of
+    the pipe on which the supervisor says it listens (one line), or closes its end without a
+    word when it cannot start."""
     _hand_over(project)
+    if config_file is None:
+        ready = prelaunch.release(str(project.root))
+        if ready is not None:
+            return ready
     log = os.open(supervisor_log_path(project.root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     ready_read, ready_write = os.pipe()
     env = {
