@@ -42,6 +42,7 @@ IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documen
 TICK = 0.5  # log time index resolution; idle cost is a few stats per tick
 HOUSEKEEPING = 5.0  # seconds between member, port and stale-code checks
 READ_TIMEOUT = 5.0
+PRELOAD_DELAY = 0.05  # seconds after answering a start: the configuration loader is imported then
 
 
 def log_line(message: str) -> None:
@@ -241,7 +242,10 @@ class Supervisor:
         if message.get("watch"):
             self.engine.auto_restart.update(self.engine.resolve(names, with_dependencies=True))
         self.ensure_watcher()
-        return await self.engine.start(names, _timeout(message), wait)
+        result = await self.engine.start(names, _timeout(message), wait)
+        if "corral.config" not in sys.modules:  # the next fast start loads the configuration
+            asyncio.get_running_loop().call_later(PRELOAD_DELAY, _preload_config)
+        return result
 
     async def op_wait(self, message: dict[str, Any]) -> dict[str, Any]:
         self.engine.touch()
@@ -327,6 +331,12 @@ class Declined(CorralError):
     """A request the client must make in full (its fast path cannot do what is asked)."""
 
     code = "declined"
+
+
+def _preload_config() -> None:
+    """Import the configuration loader while idle, for the fast starts to come (about 10 ms and
+    70 KiB): a supervisor launched with a handed-over configuration has not needed it yet."""
+    import corral.config  # noqa: F401
 
 
 def _reload(root: Path, env: dict[str, str] | None) -> ProjectSpec:

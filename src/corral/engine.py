@@ -29,6 +29,7 @@ SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this l
 HURRY_VALID = 5.0  # a hurry that arrives just before its stop request still applies to it
 SETTLING = 15.0  # a run this young has its members recorded at every housekeeping pass
 SETTLED_REFRESH = 30.0  # and afterwards this often (see refresh_members)
+HEAD_SHARED = 0.1  # seconds one reading of the git HEAD serves the spawns of a start
 
 
 class UnknownService(UsageError):
@@ -87,6 +88,7 @@ class Engine(Readiness):
         self.stop_began = float("-inf")
         self.survey = staleness.Survey()  # shared by the services' stale checks
         self.gate: runner.StartGate | None = None  # services spawned this turn wait behind it
+        self.head_read: tuple[float, str | None] = (float("-inf"), None)  # see _git_head
         self.last_touch = time.monotonic()
         self.cleaned: list[str] = []  # orphans stopped for the current start, to report
         self.auto_restart: set[str] = set()  # services restarted when their files change
@@ -282,6 +284,8 @@ class Engine(Readiness):
         that no running service owns (an orphan of an earlier run) is stopped, and reported; any
         other holder is left alone and blocks the start (the returned reason names it)."""
         for port in service.spec.ports:
+            if oslayer.port_is_free(port):
+                continue  # the usual case, and one listener dump instead of two
             for holder in ports.holders(port):
                 owner = self._running_owner(holder.pid)
                 if owner is not None:
@@ -370,9 +374,19 @@ class Engine(Readiness):
             return
         service.run = run
         self._record_run(service, run)
-        logs.write_marker(self.state_dir, spec.name, f"corral: started pid {run.pid}")
-        self.log(f"{spec.name}: started pid {run.pid} pgid {run.pgid} ({spec.command_line})")
-        self.events.emit("started", spec.name, pid=run.pid, command=spec.command_line)
+        if self.gate is not None:  # the rest waits until the gate opens: it need not delay boots
+            asyncio.get_running_loop().call_soon(self._announce_run, service, run)
+        else:
+            self._announce_run(service, run)
+
+    def _announce_run(self, service: Service, run: runner.Run) -> None:
+        """Log, event and readiness probe of a run just spawned."""
+        if service.run is not run:
+            return
+        name = service.spec.name
+        logs.write_marker(self.state_dir, name, f"corral: started pid {run.pid}")
+        self.log(f"{name}: started pid {run.pid} pgid {run.pgid} ({service.spec.command_line})")
+        self.events.emit("started", name, pid=run.pid, command=service.spec.command_line)
         self._begin_readiness(service, run)
 
     def _start_gate(self) -> runner.StartGate | None:
@@ -413,12 +427,16 @@ class Engine(Readiness):
         record.last_exit = None
         record.stale = None
         service.watched = staleness.Watched(
-            service.spec.cwd,
-            service.spec.watch,
-            run.started_at,
-            staleness.git_head(self.project.root),
+            service.spec.cwd, service.spec.watch, run.started_at, self._git_head()
         )
         self.dirty = True
+
+    def _git_head(self) -> str | None:
+        """The project's git HEAD, read once for the services spawned together."""
+        now = time.monotonic()
+        if now - self.head_read[0] > HEAD_SHARED:
+            self.head_read = (now, staleness.git_head(self.project.root))
+        return self.head_read[1]
 
     # ---- exits ---------------------------------------------------------------------------
 

@@ -7,7 +7,10 @@ code in one place (``corral.cli``). ``code`` is a stable identifier used on the 
 from __future__ import annotations
 
 from enum import IntEnum
-from pathlib import Path
+
+TYPE_CHECKING = False  # pathlib and typing are left out of the fast path's start-up
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -51,6 +54,8 @@ class ConfigError(UsageError):
     def __init__(
         self, path: Path | str, message: str, *, line: int | None = None, hint: str | None = None
     ) -> None:
+        from pathlib import Path
+
         where = f"{display_path(path)}:{line}" if line else display_path(path)
         super().__init__(f"{where}: {message}", hint)
         self.path = Path(path)
@@ -59,6 +64,8 @@ class ConfigError(UsageError):
 
 def display_path(path: Path | str) -> str:
     """A path as a user would type it: relative to the current directory when inside it."""
+    from pathlib import Path
+
     path = Path(path)
     try:
         return str(path.relative_to(Path.cwd()))

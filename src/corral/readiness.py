@@ -66,13 +66,15 @@ class Readiness:
                 service.record.note = None
                 self._transition(service, Event.READY)
                 return
-            service.record.note = f"not ready yet: {result.reason}"
             if time.monotonic() >= deadline:
                 service.record.note = f"not ready after {ready.timeout:g}s: {result.reason}"
                 self.log(f"{service.spec.name}: {service.record.note}")
                 self._transition(service, Event.PROBE_FAILED)
                 return
-            service.notify()
+            note = f"not ready yet: {result.reason}"
+            if note != service.record.note:  # waiters wake for news, not for every poll
+                service.record.note = note
+                service.notify()
             await asyncio.sleep(pause)
             if time.monotonic() - begun > QUICK_PHASE:  # most services are ready by then
                 pause = min(pause * 2, ready.interval)

@@ -217,7 +217,7 @@ def _describe_run(
     spec: ServiceSpec, run_id: str, pid: int, cgroup: Path | None, read_end: int, log_offset: int
 ) -> Run:
     identity = oslayer.identify(pid) or ProcessIdentity(pid, 0, oslayer.boot_id())
-    handle = oslayer.open_process(identity)
+    handle = oslayer.open_child(identity)
     return Run(
         service=spec.name,
         run_id=run_id,

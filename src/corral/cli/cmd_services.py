@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from corral.cli.cmd_status import describe_exit
 from corral.cli.render import Output, load_project_for
 from corral.errors import CorralError, ExitCode
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the fast paths of start and stop render here
 if TYPE_CHECKING:
     import argparse
     from pathlib import Path
+    from typing import Any
 
 
 def run_start(args: argparse.Namespace, out: Output) -> int:

@@ -198,6 +198,15 @@ def open_process(identity: ProcessIdentity) -> ProcessHandle | None:
     return None if fd is None else ProcessHandle(fd, identity)
 
 
+def open_child(identity: ProcessIdentity) -> ProcessHandle | None:
+    """``open_process`` for a child of ours not yet reaped: its pid cannot have been reused, so
+    there is nothing to verify."""
+    try:
+        return ProcessHandle(os.pidfd_open(identity.pid), identity)
+    except OSError:
+        return None
+
+
 def safe_signal(identity: ProcessIdentity, sig: int) -> SignalOutcome:
     fd, outcome = _open_verified(identity)
     if fd is None:
@@ -399,6 +408,7 @@ __all__ = [
     "identify",
     "list_pids",
     "listeners",
+    "open_child",
     "open_process",
     "pipe_link",
     "port_is_free",

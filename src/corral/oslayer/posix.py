@@ -123,6 +123,10 @@ def open_process(identity: ProcessIdentity) -> ProcessHandle | None:
     return ProcessHandle(identity) if _verify(identity) is SignalOutcome.SENT else None
 
 
+def open_child(identity: ProcessIdentity) -> ProcessHandle | None:
+    return ProcessHandle(identity)  # an unreaped child of ours: nothing to verify
+
+
 def safe_signal(identity: ProcessIdentity, sig: int) -> SignalOutcome:
     outcome = _verify(identity)
     if outcome is not SignalOutcome.SENT:
@@ -292,6 +296,7 @@ __all__ = [
     "identify",
     "list_pids",
     "listeners",
+    "open_child",
     "open_process",
     "pipe_link",
     "port_is_free",
