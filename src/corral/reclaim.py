@@ -224,12 +224,22 @@ async def reclaim(
     excluded = set(exclude)
     report = StopReport(trace.service, signal=signal.Signals(trace.stop_signal).name)
     started = time.monotonic()
+    seen: dict[int, Member] = {}
+    signalled: set[int] = set()
+    early = group_pinned and trace.pgid is not None
+    if early:  # the group first, found by the cheap layers: it exits while the scan runs
+        seen = find_members(trace, excluded, Scan(started, {}, {}))
+        signalled = _signal_all(trace, seen, trace.stop_signal, signalled, group=True)
+        await asyncio.sleep(0)  # the stops begun with ours signal their groups too
     scan = process_scan(started if since is None else since)
     members = find_members(trace, excluded, scan)
-    seen: dict[int, Member] = dict(members)
-    if members:
+    seen.update(members)
+    if seen:
         report.outcome = "exited"
-        signalled = _signal_all(trace, members, trace.stop_signal, group_pinned, set())
+    if members:  # a scan begun after the run started that finds nobody proves nobody is left
+        signalled = _signal_all(
+            trace, members, trace.stop_signal, signalled, group=group_pinned and not early
+        )
         deadline = started + trace.stop_timeout
         members, scan = await _wait_gone(
             trace, excluded, seen, members, signalled, scan, deadline, poll, hurry
@@ -242,24 +252,27 @@ async def reclaim(
     report.pids = sorted(seen)
     report.swept = [m.describe() for m in seen.values() if "group" not in m.layers]
     report.survivors = [m.describe() for m in members.values()]
-    report.ports_held = await _verify_ports(trace, excluded, seen)
+    report.ports_held = await _verify_ports(trace, excluded, seen, scan.taken)
     if not report.ok:
         report.outcome = "failed"
     return report
 
 
 def _signal_all(
-    trace: Trace, members: dict[int, Member], sig: int, group_pinned: bool, already: set[int]
+    trace: Trace, members: dict[int, Member], sig: int, already: set[int], *, group: bool = False
 ) -> set[int]:
-    """Send ``sig`` to members not yet signalled; returns the pids now signalled."""
-    if group_pinned and trace.pgid and not already:
+    """Send ``sig`` to the members not yet signalled; returns the pids now signalled. With
+    ``group`` (the caller holds the leader unreaped, so the group number is ours) the process
+    group gets it first, and its members get no second copy: a second SIGTERM means "now, not
+    gracefully" to some servers."""
+    if group and trace.pgid:
         for each in (sig, signal.SIGCONT):
             try:
                 os.killpg(trace.pgid, each)
             except ProcessLookupError:
                 break
     for pid, member in members.items():
-        if pid in already:
+        if pid in already or (group and member.pgid == trace.pgid):
             continue
         oslayer.safe_signal(member.identity, sig)
         if sig != signal.SIGKILL:
@@ -291,7 +304,7 @@ async def _wait_gone(
             return members, scan
         fresh = {pid: m for pid, m in members.items() if pid not in signalled}
         if fresh:  # forked during the stop: they get the stop signal too
-            signalled = _signal_all(trace, fresh, trace.stop_signal, False, signalled)
+            signalled = _signal_all(trace, fresh, trace.stop_signal, signalled)
         poll = min(poll * 1.5, 0.1)
 
 
@@ -369,19 +382,23 @@ async def _kill_rounds(
             seen.update(members)
         if not members:
             return {}
-        _signal_all(trace, members, signal.SIGKILL, group_pinned, set())
+        _signal_all(trace, members, signal.SIGKILL, set(), group=group_pinned)
         await _until_exited(members.values(), KILL_ROUND_WAIT)
     return find_members(trace, excluded, process_scan(scan.taken))
 
 
 async def _verify_ports(
-    trace: Trace, excluded: set[int], seen: dict[int, Member]
+    trace: Trace, excluded: set[int], seen: dict[int, Member], settled: float
 ) -> list[dict[str, Any]]:
-    """Each declared port must be free; a holder that is one of ours is killed, others reported."""
+    """Each declared port must be free; a holder that is one of ours is killed, others reported.
+    The first look shares a dump of the listening sockets taken after ``settled``, the start of
+    the pass that found no member alive (their sockets were closed by then)."""
     held: list[dict[str, Any]] = []
     for port in trace.ports:
         deadline = time.monotonic() + PORT_RELEASE_WAIT
-        while not oslayer.port_is_free(port):
+        listening: list[oslayer.Listener] | None = listeners_since(settled)
+        while not oslayer.port_is_free(port, listening):
+            listening = None  # from now on, a fresh dump each time
             holders = port_holders(port)
             ours = [h for h in holders if h.get("pid") in seen]
             for holder in ours:
@@ -391,6 +408,19 @@ async def _verify_ports(
                 break
             await asyncio.sleep(0.02)
     return held
+
+
+_latest_listeners: tuple[float, list[oslayer.Listener]] = (float("-inf"), [])
+
+
+def listeners_since(newer_than: float) -> list[oslayer.Listener]:
+    """The latest dump of listening sockets if it began after ``newer_than``, else a new one:
+    the stops that finish together share it, as they share process scans."""
+    global _latest_listeners
+    if _latest_listeners[0] <= newer_than:
+        taken = time.monotonic()
+        _latest_listeners = (taken, oslayer.listeners())
+    return _latest_listeners[1]
 
 
 def port_holders(port: int) -> list[dict[str, Any]]:

@@ -281,3 +281,17 @@ def test_a_spawn_that_fails_after_the_fork_says_why_in_the_services_log(corral_p
         message="the failed spawn to be explained in the service's log",
     )
     assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_the_group_gets_the_stop_signal_once(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM goes to the process group, and its members get no second copy: some servers take
+    a second one as "stop now, not gracefully"."""
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile("--slow-stop", "0.5")))
+    start_ok(project)
+    report = stop_ok(project)["reports"][0]
+    assert report["outcome"] == "exited", report
+    log = (project.root / ".corral" / "logs" / "web.log").read_text()
+    assert log.count("main: stopping slowly") == 1, log
+    assert "main: done" in log

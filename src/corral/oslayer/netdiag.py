@@ -112,12 +112,14 @@ def inet_diag_works() -> bool:
     return True
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, listening: Iterable[Listener] | None = None) -> bool:
     """No LISTEN socket on ``port``, and a server could bind it now on IPv4 and IPv6.
 
     The bind probe uses SO_REUSEADDR, as servers do, so a connection in TIME_WAIT does not count.
+    ``listening`` is a dump of ``listeners()`` to use instead of taking one.
     """
-    if listeners([port]):
+    found = listeners([port]) if listening is None else [s for s in listening if s.port == port]
+    if found:
         return False
     probes = [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "0.0.0.0")]
     if socket.has_ipv6:

@@ -218,10 +218,11 @@ def socket_holders(inodes: Iterable[int], pids: Iterable[int] | None = None) -> 
     return {i: {i} for i in inodes if allowed is None or i in allowed}
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, listening: Iterable[Listener] | None = None) -> bool:
     import socket
 
-    return not listeners([port]) and all(
+    found = listeners([port]) if listening is None else [s for s in listening if s.port == port]
+    return not found and all(
         _bindable(family, address, port)
         for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1"))
     )
