@@ -174,12 +174,20 @@ def corral(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def bench_status(versions: dict[str, str | None]) -> None:
-    baseline = timed(lambda: run([sys.executable, "-c", "pass"]), 20)
-    record("status, 10 services", "python -c pass", f"{baseline * 1000:.1f} ms", "baseline")
     ports = free_ports(10)
     with corral_project(http_services(ports)) as root:
         corral(root, "start")
-        took = timed(lambda: corral(root, "status"), 20)
+        time.sleep(1.0)  # past the supervisor's after-start work
+        pairs = [  # interleaved, so that the machine's drift weighs on both alike
+            (
+                timed(lambda: run([sys.executable, "-c", "pass"]), 1),
+                timed(lambda: corral(root, "status"), 1),
+            )
+            for _ in range(20)
+        ]
+        baseline = statistics.median(pair[0] for pair in pairs)
+        took = statistics.median(pair[1] for pair in pairs)
+        record("status, 10 services", "python -c pass", f"{baseline * 1000:.1f} ms", "baseline")
         record(
             "status, 10 services",
             "corral status",
@@ -278,9 +286,11 @@ def pm2_status(ports: list[int]) -> float:
 
 
 def bench_start(versions: dict[str, str | None]) -> None:
-    runs = 3 if QUICK else 5
-    samples, warm = [], []
-    for _ in range(runs):
+    runs = 3 if QUICK else 7
+    samples, warm, scripts, in_process = [], [], [], []
+    for _ in range(runs):  # interleaved, so that the machine's drift weighs on all alike
+        scripts.append(_shell_script_start())
+        in_process.append(_hand_script_start())
         ports = free_ports(10)
         with corral_project(http_services(ports)) as root:
             begun = time.perf_counter()
@@ -293,19 +303,19 @@ def bench_start(versions: dict[str, str | None]) -> None:
             warm.append(time.perf_counter() - begun)
     corral_time = statistics.median(samples)
     warm_time = statistics.median(warm)
-    script_time = statistics.median([_shell_script_start() for _ in range(runs)])
+    script_time = statistics.median(scripts)
     record(
         "start to ready, 10 HTTP servers",
         "shell script + port polling",
         f"{script_time:.3f} s",
         "baseline",
     )
-    in_process = statistics.median([_hand_script_start() for _ in range(runs)])
+    hand_time = statistics.median(in_process)
     record(
         "start to ready, 10 HTTP servers",
         "Popen + polling in-process",
-        f"{in_process:.3f} s",
-        f"{in_process / script_time:.2f}x (no interpreter to start: a lower bound)",
+        f"{hand_time:.3f} s",
+        f"{hand_time / script_time:.2f}x (no interpreter to start: a lower bound)",
     )
     record(
         "start to ready, 10 HTTP servers",
@@ -420,9 +430,10 @@ def _honcho_start() -> float:
 
 
 def bench_stop() -> None:
-    runs = 3 if QUICK else 5
-    corral_samples, plain_samples = [], []
-    for _ in range(runs):
+    runs = 3 if QUICK else 7
+    corral_samples, plain_samples, shell_samples = [], [], []
+    for _ in range(runs):  # interleaved
+        shell_samples.append(_shell_stop())
         ports = free_ports(10)
         with corral_project(http_services(ports)) as root:
             corral(root, "start")
@@ -432,7 +443,7 @@ def bench_stop() -> None:
         plain_samples.append(_plain_stop())
     plain = statistics.median(plain_samples)
     took = statistics.median(corral_samples)
-    shell = statistics.median([_shell_stop() for _ in range(runs)])
+    shell = statistics.median(shell_samples)
     record("stop 10 servers, ports free", "shell: kill + port polling", f"{shell:.3f} s", "")
     record("stop 10 servers, ports free", "kill + wait + port check", f"{plain:.3f} s", "baseline")
     record(
