@@ -224,3 +224,11 @@ def test_a_held_guard_and_supervisor_let_go_exit_without_a_trace(corral_project)
         lambda: not marked_processes({project.id}, None), message="the held processes to exit"
     )
     assert not (project.root / ".corral").exists()
+
+
+def test_the_guard_names_the_project_marker_as_the_model_does() -> None:
+    """The guard keeps its imports small, so it spells the marker itself."""
+    from corral.guard import PROJECT_MARKER
+    from corral.model import MARKER_PROJECT
+
+    assert PROJECT_MARKER == MARKER_PROJECT

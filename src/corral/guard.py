@@ -70,8 +70,13 @@ def _prelaunched(root: str, config: str, hold: int) -> int:
         return 0
     _log_to(os.path.join(root, ".corral", "supervisor.log"))
     lock = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, lock_fd.to_bytes(4, sys.byteorder))
-    ours.sendmsg([b"go"], [lock])  # the word, and the lock for the supervisor to hold too
-    ours.close()  # lock_fd stays open: the guard holds the lock for life, as the supervisor does
+    try:
+        ours.sendmsg([b"go"], [lock])  # the word, and the lock for the supervisor to hold too
+    except OSError:
+        log(f"supervisor pid {supervisor} {_describe(_wait_for(supervisor))} before it started")
+        return 1
+    finally:
+        ours.close()  # lock_fd stays open: the guard holds the lock for life, as the supervisor
     log(f"started supervisor pid {supervisor} (prelaunched)")
     return _guard(root, supervisor)
 
