@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 STATUS_TIMEOUT = 1.0
 MARGIN = 10.0
+UNREACHABLE_EXIT_WAIT = 10.0  # seconds for an unreachable supervisor to stop all and exit
 
 
 class StartFailed(CorralError):
@@ -104,23 +105,25 @@ def _stop_offline(project: ProjectSpec, services: list[str] | None) -> list[dict
 def _stop_unreachable_supervisor(project: ProjectSpec, state: Any) -> None:
     """A supervisor that holds the lock but cannot be reached (its socket was removed, or it
     hangs) is asked to exit through its guard: SIGTERM, after checking both the recorded
-    identity and the role marker, then a bounded wait for the lock."""
+    identity and the role marker, then a bounded wait for the guard's exit (it exits once the
+    supervisor has stopped everything and exited; the kernel says when, through its pidfd)."""
     import signal
 
     from corral.launch import supervisor_alive
 
     if state.guard is None or not supervisor_alive(project.root):
         return
-    markers = oslayer.read_markers(state.guard.pid) or {}
-    if (
-        markers.get("CORRAL_ROLE") != "guard"
-        or markers.get("CORRAL_PROJECT_ID") != project.project_id
-    ):
+    guard = oslayer.open_process(state.guard)  # names that very process until closed
+    if guard is None:
         return
-    oslayer.safe_signal(state.guard, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while supervisor_alive(project.root) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with guard:
+        markers = oslayer.read_markers(state.guard.pid) or {}
+        if (
+            markers.get("CORRAL_ROLE") == "guard"
+            and markers.get("CORRAL_PROJECT_ID") == project.project_id
+            and guard.signal(signal.SIGTERM)
+        ):
+            guard.wait_exited(UNREACHABLE_EXIT_WAIT)
 
 
 def _remove_stale_socket(project: ProjectSpec) -> None:
