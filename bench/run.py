@@ -382,15 +382,20 @@ def _spawn_servers(ports: list[int]) -> list[subprocess.Popen[bytes]]:
     ]
 
 
+def _end(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGKILL and reap servers this script started."""
+    for child in children:
+        child.kill()
+        child.wait()
+
+
 def _hand_script_start() -> float:
     ports = free_ports(10)
     begun = time.perf_counter()
     children = _spawn_servers(ports)
     wait_ports(ports)
     took = time.perf_counter() - begun
-    for child in children:
-        child.kill()
-        child.wait()
+    _end(children)
     return took
 
 
@@ -489,9 +494,7 @@ def _shell_stop() -> float:
     begun = time.perf_counter()
     run(["bash", "-c", script])
     took = time.perf_counter() - begun
-    for child in children:
-        child.kill()
-        child.wait()
+    _end(children)
     return took
 
 

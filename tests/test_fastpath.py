@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from corral import prelaunch
 from corral.digest import sha256_hex
 from corral.fastpath import _parse, _project_root
 from corral.paths import project_id
-from harness import hostile, pid_alive, service_toml, wait_until
+from harness import hostile, marked_processes, pid_alive, service_toml, wait_until
 
 FAST_START = "configuration loaded for a client's start"  # the supervisor's log says so
 
@@ -124,15 +125,22 @@ def _environ_of(project, name: str) -> dict[str, str]:  # type: ignore[no-untype
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
 
+def _supervisor_up_nothing_running(project):  # type: ignore[no-untyped-def]
+    """A project with one service, started cold (the full path launches the supervisor), then
+    that service stopped: the supervisor stays up for a fast start."""
+    project.write("corral.toml", service_toml("web", hostile()))
+    assert project.run("start").returncode == 0
+    assert project.run("stop", "web").returncode == 0
+    return project
+
+
 @pytest.mark.timeout(90)
 def test_fast_start_uses_the_current_files_and_the_callers_environment(corral_project) -> None:  # type: ignore[no-untyped-def]
     """With a supervisor up, `corral start` has it load the configuration: an edit made since
     it started and a .env expanded against the caller's environment both take effect."""
     project = corral_project()
     project.write(".env", "GREETING=${WHO:-nobody} says hi\n")
-    project.write("corral.toml", service_toml("web", hostile()))
-    assert project.run("start").returncode == 0  # cold: the full path launches the supervisor
-    assert project.run("stop", "web").returncode == 0  # the supervisor stays
+    _supervisor_up_nothing_running(project)
     project.write("corral.toml", service_toml("web", hostile()) + service_toml("api", hostile()))
     result = project.run("start", "--json", env={"WHO": "alice"})
     assert result.returncode == 0, result.stdout + result.stderr
@@ -149,10 +157,7 @@ def test_fast_start_uses_the_current_files_and_the_callers_environment(corral_pr
 
 @pytest.mark.timeout(90)
 def test_fast_start_with_a_broken_config_reports_it_and_starts_nothing(corral_project) -> None:  # type: ignore[no-untyped-def]
-    project = corral_project()
-    project.write("corral.toml", service_toml("web", hostile()))
-    assert project.run("start").returncode == 0
-    assert project.run("stop", "web").returncode == 0
+    project = _supervisor_up_nothing_running(corral_project())
     project.write("corral.toml", service_toml("web", hostile()) + "port = 'x'\n")
     result = project.run("start")
     assert result.returncode == 2, result.stdout + result.stderr
@@ -166,10 +171,7 @@ def test_fast_start_with_a_broken_config_reports_it_and_starts_nothing(corral_pr
 @pytest.mark.timeout(90)
 def test_fast_start_declines_a_configured_lease(corral_project) -> None:  # type: ignore[no-untyped-def]
     """A ttl (like a tether) is resolved by the client: the full path does it."""
-    project = corral_project()
-    project.write("corral.toml", service_toml("web", hostile()))
-    assert project.run("start").returncode == 0
-    assert project.run("stop", "web").returncode == 0
+    project = _supervisor_up_nothing_running(corral_project())
     project.write("corral.toml", 'ttl = "1h"\n' + service_toml("web", hostile()))
     result = project.run("start", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -205,9 +207,6 @@ def test_a_cold_start_with_a_broken_config_leaves_no_trace(corral_project) -> No
 def test_a_held_guard_and_supervisor_let_go_exit_without_a_trace(corral_project) -> None:  # type: ignore[no-untyped-def]
     """Both really start (they carry the project's marker), hold without touching the project,
     and exit once abandoned."""
-    from corral import prelaunch
-    from harness import marked_processes
-
     project = corral_project()
     project.write("corral.toml", service_toml("web", hostile()))
     prelaunch.prelaunch(str(project.root), project.id)

@@ -437,7 +437,7 @@ def _await_word(root: Path) -> bool:
 
 def _take_ready_fd() -> int | None:
     """The launcher's pipe (see corral.launch): ours alone, never a service's."""
-    from corral.launch import READY_FD
+    from corral.guard import READY_FD
 
     value = os.environ.pop(READY_FD, "")
     try:
@@ -507,15 +507,7 @@ def main(argv: list[str]) -> int:
     engine.cleaned.extend(orphans)
     log_line(f"supervising {project.name} ({project.root}), run {state.run_id}")
     supervisor = Supervisor(engine, Path(state.socket or ""), ready_fd)
-    if os.environ.get("CORRAL_PROFILE"):
-        import cProfile
-
-        prof = cProfile.Profile()
-        prof.enable()
     asyncio.run(supervisor.serve())
-    if os.environ.get("CORRAL_PROFILE"):
-        prof.disable()
-        prof.dump_stats(os.environ["CORRAL_PROFILE"])
     log_line("exited")
     return 0
 

@@ -7,15 +7,14 @@ import fcntl
 import json
 import os
 import select
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from corral import client, prelaunch
 from corral.errors import CorralError
-from corral.model import MARKER_PROJECT, ProjectSpec, spec_to_dict
+from corral.guard import READY_FD  # the write end of the "listening now" pipe
+from corral.model import ProjectSpec, spec_to_dict
 from corral.paths import (
     ensure_state_dir,
     launch_spec_path,
@@ -26,7 +25,6 @@ from corral.paths import (
 )
 
 START_TIMEOUT = 15.0
-READY_FD = "CORRAL_READY_FD"  # the write end of the launcher's "listening now" pipe
 
 
 def supervisor_alive(root: Path) -> bool:
@@ -104,24 +102,13 @@ def _spawn_guard(project: ProjectSpec, config_file: Path | None) -> int:
             return ready
     log = os.open(supervisor_log_path(project.root), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     ready_read, ready_write = os.pipe()
-    env = {
-        **os.environ,
-        "CORRAL_ROLE": "guard",
-        MARKER_PROJECT: project.project_id,
-        READY_FD: str(ready_write),
-    }
-    argv = [sys.executable, "-m", "corral.guard", str(project.root), str(config_file or "")]
     try:
-        intermediate = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            close_fds=True,
-            pass_fds=(ready_write,),
-            start_new_session=True,
-            cwd=project.root,
-            env=env,
+        intermediate = prelaunch.spawn_guard(
+            str(project.root),
+            project.project_id,
+            str(config_file or ""),
+            log,
+            {READY_FD: ready_write},
         )
     except BaseException:
         os.close(ready_read)

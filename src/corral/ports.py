@@ -56,6 +56,20 @@ class Holder:
         return {**self.__dict__, "stop_command": self.stop_command()}
 
 
+_latest_listeners: tuple[float, list[oslayer.Listener]] = (float("-inf"), [])
+
+
+def listeners_since(newer_than: float) -> list[oslayer.Listener]:
+    """The latest dump of every listening socket if it began after ``newer_than`` (monotonic),
+    else a new one: the tcp probes polling in one turn of the loop, and the stops that finish
+    together, share one dump."""
+    global _latest_listeners
+    if _latest_listeners[0] <= newer_than:
+        taken = time.monotonic()
+        _latest_listeners = (taken, oslayer.listeners())
+    return _latest_listeners[1]
+
+
 def holders(port: int) -> list[Holder]:
     """Everyone listening on ``port``, one entry per process (addresses merged)."""
     sockets = oslayer.listeners([port])

@@ -47,31 +47,36 @@ class Held:
 _held: Held | None = None
 
 
+def spawn_guard(
+    root: str, project_id: str, config: str, output: int, fds: dict[str, int]
+) -> subprocess.Popen[bytes]:
+    """Start the guard for ``root`` detached (new session, stdin closed, ``output`` as stdout and
+    stderr), passing it the descriptors ``fds`` under their variable names. Returns the
+    intermediate process, which forks the guard and exits at once: the caller reaps it."""
+    env = {**os.environ, ROLE: "guard", PROJECT_MARKER: project_id}
+    env.update({name: str(fd) for name, fd in fds.items()})
+    return subprocess.Popen(
+        [sys.executable, "-m", "corral.guard", root, config],
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        close_fds=True,
+        pass_fds=tuple(fds.values()),
+        start_new_session=True,
+        cwd=root,
+        env=env,
+    )
+
+
 def prelaunch(root: str, project_id: str) -> None:
     """Spawn the guard for ``root`` now, held until ``release``."""
     global _held
     abandon()
     word_read, word_write = os.pipe()
     ready_read, ready_write = os.pipe()
-    env = {
-        **os.environ,
-        ROLE: "guard",
-        PROJECT_MARKER: project_id,
-        READY_FD: str(ready_write),
-        HOLD_FD: str(word_read),
-    }
+    fds = {READY_FD: ready_write, HOLD_FD: word_read}
     try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "corral.guard", root, ""],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            close_fds=True,
-            pass_fds=(ready_write, word_read),
-            start_new_session=True,
-            cwd=root,
-            env=env,
-        )
+        process = spawn_guard(root, project_id, "", subprocess.DEVNULL, fds)
     except OSError:
         os.close(word_write)
         os.close(ready_read)

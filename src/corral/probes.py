@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from corral import oslayer
+from corral import oslayer, ports
 from corral.model import ProbeKind, ReadyProbe
 
 
@@ -57,16 +57,11 @@ class TcpProbe:
         return ProbeResult(False, f"port {port} is held by {who}, not by this service")
 
 
-_listening: tuple[float, list[oslayer.Listener]] = (float("-inf"), [])
 LISTENING_SHARED = 0.003  # seconds: the tcp probes polling in one turn of the loop share a dump
 
 
 def _listening_now() -> list[oslayer.Listener]:
-    """Every listening TCP socket, dumped once for all the tcp probes that poll together."""
-    global _listening
-    if time.monotonic() - _listening[0] > LISTENING_SHARED:
-        _listening = (time.monotonic(), oslayer.listeners())
-    return _listening[1]
+    return ports.listeners_since(time.monotonic() - LISTENING_SHARED)
 
 
 class HttpProbe:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral import oslayer
+from corral import oslayer, ports
 from corral.model import MARKER_PROJECT, MARKER_SERVICE, ProcessIdentity
 
 ROLE_VARIABLE = "CORRAL_ROLE"
@@ -396,7 +396,7 @@ async def _verify_ports(
     held: list[dict[str, Any]] = []
     for port in trace.ports:
         deadline = time.monotonic() + PORT_RELEASE_WAIT
-        listening: list[oslayer.Listener] | None = listeners_since(settled)
+        listening: list[oslayer.Listener] | None = ports.listeners_since(settled)
         while not oslayer.port_is_free(port, listening):
             listening = None  # from now on, a fresh dump each time
             holders = port_holders(port)
@@ -408,19 +408,6 @@ async def _verify_ports(
                 break
             await asyncio.sleep(0.02)
     return held
-
-
-_latest_listeners: tuple[float, list[oslayer.Listener]] = (float("-inf"), [])
-
-
-def listeners_since(newer_than: float) -> list[oslayer.Listener]:
-    """The latest dump of listening sockets if it began after ``newer_than``, else a new one:
-    the stops that finish together share it, as they share process scans."""
-    global _latest_listeners
-    if _latest_listeners[0] <= newer_than:
-        taken = time.monotonic()
-        _latest_listeners = (taken, oslayer.listeners())
-    return _latest_listeners[1]
 
 
 def port_holders(port: int) -> list[dict[str, Any]]:
