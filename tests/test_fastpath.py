@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from corral import prelaunch
+from corral.cli.fastpath import _parse
 from corral.digest import sha256_hex
-from corral.fastpath import _parse, _project_root
+from corral.paths import find_root as _project_root
 from corral.paths import project_id
 from harness import hostile, marked_processes, pid_alive, service_toml, wait_until
 
@@ -223,11 +224,3 @@ def test_a_held_guard_and_supervisor_let_go_exit_without_a_trace(corral_project)
         lambda: not marked_processes({project.id}, None), message="the held processes to exit"
     )
     assert not (project.root / ".corral").exists()
-
-
-def test_the_guard_names_the_project_marker_as_the_model_does() -> None:
-    """The guard keeps its imports small, so it spells the marker itself."""
-    from corral.guard import PROJECT_MARKER
-    from corral.model import MARKER_PROJECT
-
-    assert PROJECT_MARKER == MARKER_PROJECT

@@ -10,7 +10,8 @@ import pytest
 
 from harness import free_port, hostile, service_toml
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "docs" / "schemas"
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "docs" / "schemas"
 
 
 def check(name: str, document: dict) -> None:
@@ -91,3 +92,25 @@ def test_errors_are_one_document_with_a_stable_code(corral_project, args, files,
     check("error", document)
     assert document["error"]["code"] == code and result.returncode in (1, 2)
     assert result.stderr == ""
+
+
+def test_docs_list_every_error_code_with_its_exit_code() -> None:
+    """docs/json.md's table and the error classes (corral.errors, the one place codes are
+    defined) agree: every code documented, with its exit code, and no code undocumented."""
+    import re
+
+    from corral.errors import all_codes
+
+    table = (ROOT / "docs" / "json.md").read_text()
+    documented = {m[1]: int(m[2]) for m in re.finditer(r"^\| `(\w+)` \| (\d) \|", table, re.M)}
+    assert documented == all_codes()
+
+
+@pytest.mark.timeout(60)
+def test_argument_errors_are_json_documents_too(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project({"Procfile": "web: sleep 60\n"})
+    for args in (["start", "--timeout", "10sec", "--json"], ["--json", "frobnicate"]):
+        result = project.run(*args)
+        document = json.loads(result.stdout)
+        assert result.returncode == 2 and document["ok"] is False, result.stdout
+        assert document["error"]["code"] == "usage", document

@@ -25,3 +25,19 @@ def test_ruff(args: list[str]) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_layers() -> None:
+    """The layers of docs/design.md hold: no module imports one above its own (import-linter
+    contracts in pyproject.toml)."""
+    beside = Path(sys.executable).parent / "lint-imports"
+    tool = str(beside) if beside.exists() else shutil.which("lint-imports")
+    assert tool, "import-linter is part of the test extra: pip install -e '.[test]'"
+    result = subprocess.run(
+        [tool, str(ROOT / "pyproject.toml")],
+        cwd=ROOT / "src",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -12,20 +12,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from corral import client, oslayer
-from corral.errors import CorralError
+from corral import client, oslayer, protocol
+from corral.errors import (
+    NothingRunning,
+    SupervisorTimeout,
+    SupervisorUnavailable,
+)
 from corral.paths import socket_path
 
 if TYPE_CHECKING:
     from corral.model import ProjectSpec
 
 STATUS_TIMEOUT = 1.0
-MARGIN = 10.0
+MARGIN = protocol.REPLY_MARGIN
 UNREACHABLE_EXIT_WAIT = 10.0  # seconds for an unreachable supervisor to stop all and exit
-
-
-class StartFailed(CorralError):
-    code = "start_failed"
 
 
 def _request(
@@ -73,12 +73,15 @@ def restart(
 def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
     """Stop through the supervisor, or from the state file when it is gone."""
     sock = socket_path(project.project_id)
-    if client.ping(sock):
-        return client.call(sock, _request(project, "stop", services), stop_bound(project) + MARGIN)
+    pong = client.ping(sock)
+    if pong is not None:
+        bound = float(pong.get("stop_bound") or stop_bound(project))
+        return client.call(sock, _request(project, "stop", services), bound + MARGIN)
     return {"reports": _stop_offline(project, services), "source": "state file"}
 
 
 def stop_bound(project: ProjectSpec) -> float:
+    """A bound from the configuration, for a supervisor too old to say its own."""
     return sum(spec.stop_timeout for spec in project.services) + 5.0
 
 
@@ -86,7 +89,7 @@ def _stop_offline(project: ProjectSpec, services: list[str] | None) -> list[dict
     from corral.recovery import reclaim_all
     from corral.state import read_state
 
-    state = read_state(project.root, oslayer.boot_id())
+    state = read_state(project.root, oslayer.boot_id(), project.project_id)
     if state is None:
         from corral.state import ProjectState, ServiceRecord
 
@@ -109,7 +112,8 @@ def _stop_unreachable_supervisor(project: ProjectSpec, state: Any) -> None:
     supervisor has stopped everything and exited; the kernel says when, through its pidfd)."""
     import signal
 
-    from corral.launch import supervisor_alive
+    from corral import markers as marker_names
+    from corral.locks import supervisor_alive
 
     if state.guard is None or not supervisor_alive(project.root):
         return
@@ -119,8 +123,8 @@ def _stop_unreachable_supervisor(project: ProjectSpec, state: Any) -> None:
     with guard:
         markers = oslayer.read_markers(state.guard.pid) or {}
         if (
-            markers.get("CORRAL_ROLE") == "guard"
-            and markers.get("CORRAL_PROJECT_ID") == project.project_id
+            markers.get(marker_names.ROLE) == "guard"
+            and markers.get(marker_names.PROJECT) == project.project_id
             and guard.signal(signal.SIGTERM)
         ):
             guard.wait_exited(UNREACHABLE_EXIT_WAIT)
@@ -130,7 +134,7 @@ def _remove_stale_socket(project: ProjectSpec) -> None:
     """A socket file nobody listens on, with no supervisor holding the lock, is stale."""
     import contextlib
 
-    from corral.launch import supervisor_alive
+    from corral.locks import supervisor_alive
 
     sock = socket_path(project.project_id)
     if sock.exists() and not supervisor_alive(project.root) and not client.ping(sock):
@@ -142,21 +146,21 @@ def status(project: ProjectSpec) -> dict[str, Any]:
     sock = socket_path(project.project_id)
     try:
         return client.call(sock, {"op": "status"}, STATUS_TIMEOUT)
-    except client.SupervisorTimeout:
+    except SupervisorTimeout:
         return _status_offline(project, f"the supervisor did not answer within {STATUS_TIMEOUT:g}s")
-    except client.SupervisorUnavailable:
+    except SupervisorUnavailable:
         return _status_offline(project, None)
 
 
 def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]:
     """Status from the state file plus a scan: what is alive is alive, whoever watches it."""
-    from corral.engine import listening_ports
-    from corral.launch import supervisor_alive
+    from corral.locks import supervisor_alive
+    from corral.ports import listening_ports
     from corral.reclaim import find_members
     from corral.recovery import trace_of
     from corral.state import read_state
 
-    state = read_state(project.root, oslayer.boot_id())
+    state = read_state(project.root, oslayer.boot_id(), project.project_id)
     alive = supervisor_alive(project.root)
     services = []
     for spec in project.services:
@@ -216,10 +220,6 @@ def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]
         "services": services,
         "time": time.time(),
     }
-
-
-class NothingRunning(CorralError):
-    code = "not_running"
 
 
 def wait(project: ProjectSpec, services: list[str] | None, timeout: float) -> dict[str, Any]:

@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corral import oslayer, protocol
+from corral import markers, oslayer, protocol
 from corral.engine import Engine
-from corral.errors import CorralError, UsageError
+from corral.errors import CorralError, Declined, UsageError
 from corral.model import ProcessIdentity, ProjectSpec, spec_from_dict
 from corral.paths import launch_spec_path, socket_path, state_dir, supervisor_log_path
 from corral.state import ProjectState, write_state
@@ -91,7 +91,9 @@ class Supervisor:
     async def _listen(self) -> None:
         old_umask = os.umask(0o177)
         try:
-            self.server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path))
+            self.server = await asyncio.start_unix_server(
+                self._handle, path=str(self.socket_path), limit=protocol.SERVER_LIMIT
+            )
         finally:
             os.umask(old_umask)
 
@@ -204,21 +206,27 @@ class Supervisor:
         try:
             if not _same_user(writer):
                 return
-            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
             try:
-                reply = await self._dispatch(protocol.decode(line))
+                line = await _read_request(reader)
             except CorralError as exc:
                 reply = protocol.reply_error(exc)
-            except Exception as exc:  # report, never die, on a bad request
-                log_line(f"request failed: {exc!r}")
-                reply = protocol.reply_error(CorralError(f"internal error: {exc!r}"))
-                reply["error"]["code"] = protocol.INTERNAL
+            else:
+                reply = await self._serve(line)
             writer.write(protocol.encode(reply))
             await writer.drain()
         except (TimeoutError, ConnectionError):
             pass
         finally:
             writer.close()
+
+    async def _serve(self, line: bytes) -> dict[str, Any]:
+        try:
+            return await self._dispatch(protocol.decode(line))
+        except CorralError as exc:
+            return protocol.reply_error(exc)
+        except Exception as exc:  # report, never die, on a bad request
+            log_line(f"request failed: {exc!r}")
+            return protocol.reply_internal(exc)
 
     async def _dispatch(self, message: dict[str, Any]) -> dict[str, Any]:
         op = message.get("op")
@@ -229,7 +237,11 @@ class Supervisor:
         return {**result, "ok": True}  # "ok" is the protocol's: the request was served
 
     async def op_ping(self, message: dict[str, Any]) -> dict[str, Any]:
-        return {"pid": os.getpid(), "run_id": self.engine.run_id}
+        return {
+            "pid": os.getpid(),
+            "run_id": self.engine.run_id,
+            "stop_bound": self.engine.stop_bound(),
+        }
 
     async def op_status(self, message: dict[str, Any]) -> dict[str, Any]:
         self.engine.touch()
@@ -327,12 +339,6 @@ class Supervisor:
             self.engine.base_env = env
 
 
-class Declined(CorralError):
-    """A request the client must make in full (its fast path cannot do what is asked)."""
-
-    code = "declined"
-
-
 def _preload_config() -> None:
     """Import the configuration loader while idle, for the fast starts to come (about 10 ms and
     70 KiB): a supervisor launched with a handed-over configuration has not needed it yet."""
@@ -352,6 +358,14 @@ def _reload(root: Path, env: dict[str, str] | None) -> ProjectSpec:
     return project
 
 
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+    except ValueError:  # the stream's limit: a request over protocol.MAX_MESSAGE
+        log_line("refused a request over the protocol's size limit")
+        raise protocol.too_large(protocol.SERVER_LIMIT) from None
+
+
 def _timeout(message: dict[str, Any]) -> float:
     value = message.get("timeout", 60)
     return float(value) if isinstance(value, int | float) else 60.0
@@ -369,15 +383,13 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
 
 def _anything_left(previous: ProjectState) -> bool:
     """One cheap look (records, markers, lifelines, cgroups) before the full per-service sweep."""
-    from corral.engine import project_cgroup
-    from corral.model import MARKER_PROJECT
     from corral.reclaim import same_process
 
     records = previous.services.values()
     if any(same_process(m) for r in records for m in r.members):
         return True
     if any(
-        m.get(MARKER_PROJECT) == previous.project_id and "CORRAL_ROLE" not in m
+        m.get(markers.PROJECT) == previous.project_id and markers.ROLE not in m
         for m in oslayer.scan_markers().values()
     ):
         return True
@@ -385,7 +397,7 @@ def _anything_left(previous: ProjectState) -> bool:
     holders = oslayer.scan_fd_holders(lifelines) if lifelines else {}
     if any(pid != os.getpid() for pids in holders.values() for pid in pids):
         return True
-    cgroup = project_cgroup(previous.project_id)
+    cgroup = oslayer.project_cgroup(previous.project_id)
     return cgroup is not None and cgroup.exists() and bool(oslayer.cgroup_procs(cgroup))
 
 
@@ -395,8 +407,8 @@ def _clean_orphans(root: Path, project_id: str) -> list[str]:
     from corral.recovery import reclaim_all
     from corral.state import read_state
 
-    previous = read_state(root, oslayer.boot_id())
-    if previous is None or previous.project_id != project_id or not _anything_left(previous):
+    previous = read_state(root, oslayer.boot_id(), project_id)
+    if previous is None or not _anything_left(previous):
         return []
     reports = asyncio.run(reclaim_all(previous, exclude={os.getpid(), os.getppid()}))
     lines = []
@@ -415,9 +427,7 @@ def _await_word(root: Path) -> bool:
     """A prelaunched supervisor (see corral.prelaunch) holds here, its imports done, until the
     guard sends the word with the project lock (kept open for life, as the guard keeps it);
     then supervisor.log becomes its stdout and stderr. False at end-of-file: no word."""
-    from corral.guard import HOLD_FD
-
-    value = os.environ.pop(HOLD_FD, "")
+    value = os.environ.pop(markers.HOLD_FD, "")
     if not value:
         return True  # launched the ordinary way
     with socket.socket(fileno=int(value)) as channel:
@@ -437,9 +447,7 @@ def _await_word(root: Path) -> bool:
 
 def _take_ready_fd() -> int | None:
     """The launcher's pipe (see corral.launch): ours alone, never a service's."""
-    from corral.guard import READY_FD
-
-    value = os.environ.pop(READY_FD, "")
+    value = os.environ.pop(markers.READY_FD, "")
     try:
         fd = int(value)
         os.set_inheritable(fd, False)

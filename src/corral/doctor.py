@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 from corral import client, oslayer
-from corral.launch import supervisor_alive
-from corral.model import MARKER_PROJECT, ProjectSpec
+from corral import markers as marker_names
+from corral.locks import supervisor_alive
+from corral.model import ProjectSpec
 from corral.paths import socket_path, state_dir
 from corral.state import read_state, state_path
 
@@ -49,7 +50,7 @@ def diagnose(project: ProjectSpec) -> dict[str, Any]:
 def _supervisor(project: ProjectSpec, problems: list[dict[str, str]]) -> dict[str, Any]:
     sock = socket_path(project.project_id)
     alive = supervisor_alive(project.root)
-    state = read_state(project.root, oslayer.boot_id())
+    state = read_state(project.root, oslayer.boot_id(), project.project_id)
     begun = time.monotonic()
     answer = client.ping(sock, timeout=1.0)
     info: dict[str, Any] = {
@@ -141,12 +142,12 @@ def _orphans(
     known = {pid for item in services for pid in item.get("members") or []}
     found = []
     for pid, markers in oslayer.scan_markers().items():
-        if markers.get(MARKER_PROJECT) != project.project_id or "CORRAL_ROLE" in markers:
+        if markers.get(marker_names.PROJECT) != project.project_id or marker_names.ROLE in markers:
             continue
         if pid not in known:
             process = _process(pid)
             if process is not None:
-                found.append({**process, "service": markers.get("CORRAL_SERVICE")})
+                found.append({**process, "service": markers.get(marker_names.SERVICE)})
     if found:
         pids = ", ".join(str(p["pid"]) for p in found[:5])
         _problem(

@@ -1,7 +1,7 @@
 """The supervisor core: services, their runs and states, restarts, stops, status.
 
 Single-threaded on an asyncio loop (runner spawns with a preexec function, which is only safe
-without threads). Every state change goes through ``_transition``, which applies the lifecycle
+without threads). Every state change goes through ``transition``, which applies the lifecycle
 table, logs the edge and marks the state file dirty. The clock is injected for tests.
 """
 
@@ -13,55 +13,27 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from corral import events, logs, oslayer, ports, runner, staleness
-from corral.errors import CorralError, UsageError
+from corral.errors import CorralError, check_services
 from corral.lifecycle import ALIVE, DOWN, Action, Event, RestartRules, State, decide
 from corral.model import ProcessIdentity, ProjectSpec, ServiceSpec
 from corral.readiness import Readiness
 from corral.reclaim import StopReport, Trace, find_members, reclaim
-from corral.state import ProjectState, ServiceRecord, write_state
+from corral.service import Service, quick_members
+from corral.state import ProjectState, write_state
 
 SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
 HURRY_VALID = 5.0  # a hurry that arrives just before its stop request still applies to it
 SETTLING = 15.0  # a run this young has its members recorded at every housekeeping pass
 SETTLED_REFRESH = 30.0  # and afterwards this often (see refresh_members)
+STOP_SLACK = 5.0  # seconds beyond the stop timeouts for the sweep and the port checks
 HEAD_SHARED = 0.1  # seconds one reading of the git HEAD serves the spawns of a start
 
 
-class UnknownService(UsageError):
-    code = "unknown_service"
-
-
-@dataclass
-class Service:
-    spec: ServiceSpec
-    state: State = State.STOPPED
-    run: runner.Run | None = None
-    record: ServiceRecord = field(init=False)
-    exits: list[float] = field(default_factory=list)  # times of recent exits, for the window
-    restart_timer: asyncio.TimerHandle | None = None
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    stop_task: asyncio.Task[StopReport] | None = None
-    watched: staleness.Watched | None = None  # what the current run's code looked like
-    ports_seen: set[int] = field(default_factory=set)  # listening ports already announced
-    refreshed_at: float = float("-inf")  # monotonic time its members were last recorded
-    pending: bool = False  # a start request is waiting for this service's dependencies
-    blocked: str | None = None  # why the last start request could not start it
-
-    def __post_init__(self) -> None:
-        self.record = ServiceRecord(self.spec.name)
-
-    def notify(self) -> None:
-        """Wake everything waiting for this service to change state."""
-        self.changed.set()
-        self.changed = asyncio.Event()
-
-
-class Engine(Readiness):
+class Engine:
     def __init__(
         self,
         project: ProjectSpec,
@@ -97,6 +69,7 @@ class Engine(Readiness):
         self.tasks: set[asyncio.Task[Any]] = set()  # strong references: asyncio keeps weak ones
         self.probe_children: dict[int, tuple[subprocess.Popen[bytes], asyncio.Future[int]]] = {}
         self.helpers: dict[int, subprocess.Popen[bytes]] = {}  # e.g. the file watcher
+        self.readiness = Readiness(self)
         self.update_project(project)
 
     # ---- configuration -------------------------------------------------------------------
@@ -124,7 +97,7 @@ class Engine(Readiness):
             service.record.stop_timeout = spec.stop_timeout
 
     def _cgroup_root(self) -> Path | None:
-        root = project_cgroup(self.project.project_id)
+        root = oslayer.project_cgroup(self.project.project_id)
         if root is None:
             return None
         try:
@@ -144,11 +117,7 @@ class Engine(Readiness):
         """Service names in start order; unknown names are a usage error."""
         known = [spec.name for spec in self.project.services]
         wanted = list(names or [])
-        for name in wanted:
-            if name not in known:
-                raise UnknownService(
-                    f"no service named {name!r}", hint=f"services: {', '.join(known)}"
-                )
+        check_services(wanted, known)
         if not wanted:
             wanted = [s.name for s in self.project.services if s.autostart or not with_dependencies]
         selected = set(wanted)
@@ -160,7 +129,7 @@ class Engine(Readiness):
 
     # ---- transitions ---------------------------------------------------------------------
 
-    def _transition(self, service: Service, event: Event, **facts: Any) -> None:
+    def transition(self, service: Service, event: Event, **facts: Any) -> None:
         rules = self._rules(service.spec)
         decision = decide(service.state, event, rules, now=self.clock(), **facts)
         if decision.state is not service.state:
@@ -218,7 +187,7 @@ class Engine(Readiness):
         service.restart_timer = None
         if service.state is State.BACKOFF:
             service.record.restarts += 1
-            self._transition(service, Event.BACKOFF_ELAPSED)
+            self.transition(service, Event.BACKOFF_ELAPSED)
 
     # ---- start ---------------------------------------------------------------------------
 
@@ -265,7 +234,7 @@ class Engine(Readiness):
                     self.log(f"{service.spec.name}: {service.record.note}")
                     return
                 service.exits.clear()
-                self._transition(service, Event.START)
+                self.transition(service, Event.START)
         finally:
             service.pending = False
             service.notify()
@@ -302,7 +271,7 @@ class Engine(Readiness):
 
     def _running_owner(self, pid: int | None) -> str | None:
         for name, other in self.services.items():
-            if other.run is not None and pid in self.quick_members(other):
+            if other.run is not None and pid in quick_members(other):
                 return name
         return None
 
@@ -370,7 +339,7 @@ class Engine(Readiness):
             service.record.note = str(exc)
             service.record.last_exit = {"code": 127, "signal": None, "time": self.clock()}
             self.log(f"{spec.name}: {exc}")
-            self._transition(service, Event.EXIT, failed=True, recent_exits=service.exits)
+            self.transition(service, Event.EXIT, failed=True, recent_exits=service.exits)
             return
         service.run = run
         self._record_run(service, run)
@@ -387,7 +356,7 @@ class Engine(Readiness):
         logs.write_marker(self.state_dir, name, f"corral: started pid {run.pid}")
         self.log(f"{name}: started pid {run.pid} pgid {run.pgid} ({service.spec.command_line})")
         self.events.emit("started", name, pid=run.pid, command=service.spec.command_line)
-        self._begin_readiness(service, run)
+        self.readiness.begin(service, run)
 
     def _start_gate(self) -> runner.StartGate | None:
         """The gate for this turn of the loop (see runner.StartGate), opened at the next."""
@@ -492,7 +461,7 @@ class Engine(Readiness):
         )
         recent = list(service.exits)
         service.exits.append(self.clock())
-        self._transition(service, Event.EXIT, failed=failed, recent_exits=recent)
+        self.transition(service, Event.EXIT, failed=failed, recent_exits=recent)
 
     def _end_run(self, service: Service) -> None:
         if service.run is not None:
@@ -542,7 +511,7 @@ class Engine(Readiness):
 
     async def _stop_one(self, service: Service) -> StopReport:
         if service.state in ALIVE or service.state is State.BACKOFF:
-            self._transition(service, Event.STOP)
+            self.transition(service, Event.STOP)
         if service.stop_task is not None:
             return await asyncio.shield(service.stop_task)
         # Down already: still sweep, in case something of it survived.
@@ -578,8 +547,13 @@ class Engine(Readiness):
             processes=report.members,
         )
         service.stop_task = None
-        self._transition(service, Event.RECLAIMED)
+        self.transition(service, Event.RECLAIMED)
         return report
+
+    def stop_bound(self) -> float:
+        """How long stopping everything may take: each run's own stop timeout (the one it was
+        started with), or the configured one for a service that does not run, plus the sweep."""
+        return sum(self.trace(s).stop_timeout for s in self.services.values()) + STOP_SLACK
 
     def _daemon_pids(self) -> set[int]:
         pids = {os.getpid()}
@@ -627,7 +601,7 @@ class Engine(Readiness):
             if settled and now - service.refreshed_at < SETTLED_REFRESH and not run.leader_reaped:
                 continue
             service.refreshed_at = now
-            members = self.quick_members(service)
+            members = quick_members(service)
             found.update(dict.fromkeys(members, service))
             known = {m.pid for m in service.record.members}
             for pid in members - known:
@@ -643,12 +617,12 @@ class Engine(Readiness):
         if not pids:
             return
         running = list({id(s): s for s in pids.values()}.values())  # Service is unhashable
-        listening = listening_ports(set(pids))
+        listening = ports.listening_ports(set(pids))
         for service in running:
-            ports = {p for pid, s in pids.items() if s is service for p in listening.get(pid, ())}
-            for port in sorted(ports - service.ports_seen):
+            bound = {p for pid, s in pids.items() if s is service for p in listening.get(pid, ())}
+            for port in sorted(bound - service.ports_seen):
                 self.events.emit("port_bound", service.spec.name, port=port)
-            service.ports_seen = ports
+            service.ports_seen = bound
 
     def on_changes(self, paths: list[str]) -> None:
         """Restart the running, watched services whose files are among ``paths``."""
@@ -727,7 +701,7 @@ class Engine(Readiness):
             "last_exit": record.last_exit,
             "note": record.note,
             "stale": record.stale if run else None,
-            "members": sorted(self.quick_members(service)),
+            "members": sorted(quick_members(service)),
             "log": str(logs.log_path(self.state_dir, name)),
         }
 
@@ -736,7 +710,7 @@ class Engine(Readiness):
         names = [spec.name for spec in self.project.services]
         described = [self.describe(name) for name in names]
         member_pids = {pid for item in described for pid in item["members"]}
-        listening = listening_ports(member_pids)
+        listening = ports.listening_ports(member_pids)
         for item in described:
             item["listening"] = sorted(
                 {port for pid in item["members"] for port in listening.get(pid, ())}
@@ -768,25 +742,6 @@ class Engine(Readiness):
         return reports
 
 
-def project_cgroup(project_id: str) -> Path | None:
-    """Where a project's service cgroups live, when this machine lets us have cgroups."""
-    base = oslayer.cgroup_base()
-    return None if base is None else base / f"corral-{project_id}"
-
-
-def listening_ports(pids: set[int]) -> dict[int, set[int]]:
-    """pid -> TCP ports it listens on, for the given processes (a targeted fd scan)."""
-    if not pids:
-        return {}
-    sockets = oslayer.listeners()
-    holders = oslayer.socket_holders([item.inode for item in sockets], pids)
-    result: dict[int, set[int]] = {}
-    for item in sockets:
-        for pid in holders.get(item.inode, set()) & pids:
-            result.setdefault(pid, set()).add(item.port)
-    return result
-
-
 def _exit_info(status: int, when: float) -> dict[str, Any]:
     if os.WIFSIGNALED(status):
         return {"code": None, "signal": signal.Signals(os.WTERMSIG(status)).name, "time": when}
@@ -803,4 +758,4 @@ def identity_of_self() -> ProcessIdentity | None:
     return oslayer.identify(os.getpid())
 
 
-__all__ = ["CorralError", "Engine", "UnknownService", "identity_of_self"]
+__all__ = ["CorralError", "Engine", "identity_of_self"]

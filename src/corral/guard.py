@@ -22,10 +22,8 @@ import signal
 import sys
 import time
 
-ROLE = "CORRAL_ROLE"
-PROJECT_MARKER = "CORRAL_PROJECT_ID"  # corral.model.MARKER_PROJECT, without importing it
-READY_FD = "CORRAL_READY_FD"  # the launcher's "listening now" pipe (see corral.launch)
-HOLD_FD = "CORRAL_HOLD_FD"  # see corral.prelaunch
+from corral.markers import HOLD_FD, READY_FD, ROLE
+
 HOLD_TIMEOUT = 60.0  # seconds a prelaunched guard waits for the word before giving up
 
 

@@ -2,63 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import select
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from corral import client, prelaunch
 from corral.errors import CorralError
-from corral.guard import READY_FD  # the write end of the "listening now" pipe
+from corral.locks import locked, supervisor_alive
+from corral.markers import READY_FD
 from corral.model import ProjectSpec, spec_to_dict
 from corral.paths import (
     ensure_state_dir,
     launch_spec_path,
     socket_path,
     spawn_lock_path,
-    supervisor_lock_path,
     supervisor_log_path,
 )
 
 START_TIMEOUT = 15.0
-
-
-def supervisor_alive(root: Path) -> bool:
-    """Whether a guard or supervisor holds the project's lock. The kernel drops the lock when its
-    holders die, so this is right even for a supervisor that is stopped or hung."""
-    try:
-        fd = os.open(supervisor_lock_path(root), os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
-@contextlib.contextmanager
-def _locked(path: Path, timeout: float) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise CorralError(f"{path} stayed locked for {timeout:g}s") from None
-                time.sleep(0.01)
-        yield
-    finally:
-        os.close(fd)
 
 
 def ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
@@ -75,7 +38,7 @@ def _ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
     if client.ping(sock):
         return sock
     ensure_state_dir(project.root)
-    with _locked(spawn_lock_path(project.root), START_TIMEOUT):
+    with locked(spawn_lock_path(project.root), START_TIMEOUT):
         if client.ping(sock):
             return sock
         if not supervisor_alive(project.root):

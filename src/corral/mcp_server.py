@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from corral import control
-from corral.errors import CorralError, UsageError
+from corral.errors import CorralError, StartFailed, UsageError
 
 INSTRUCTIONS = (
     "corral runs this project's development services and stops every process they start. "
@@ -172,13 +172,13 @@ def _add_read_tools(server: Any, ctx: _Context) -> None:
 
 
 def _start(project, config_file, services, timeout, session) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from corral.cli.cmd_services import diagnose_failure
+    from corral.diagnosis import diagnose_failure
 
     result = control.start(project, config_file, services, timeout, session=session)
     failed = result.get("failed")
     if failed:
         diagnosis = diagnose_failure(project.root, result["services"], failed)
-        raise control.StartFailed(
+        raise StartFailed(
             diagnosis["summary"] + "; last log lines: " + " | ".join(diagnosis["log_tail"][-5:]),
             hint=diagnosis["hint"],
         )

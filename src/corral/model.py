@@ -131,14 +131,6 @@ def format_duration(seconds: float) -> str:
     return f"{millis}ms"
 
 
-# Environment markers carried by every process corral starts and all their descendants.
-MARKER_PROJECT = "CORRAL_PROJECT_ID"
-MARKER_SERVICE = "CORRAL_SERVICE"
-MARKER_RUN = "CORRAL_RUN_ID"
-MARKER_ROOT = "CORRAL_PROJECT_ROOT"  # not for matching: it lets anyone name the project
-MARKERS = (MARKER_PROJECT, MARKER_SERVICE, MARKER_RUN)
-
-
 def spec_to_dict(project: ProjectSpec) -> dict[str, object]:
     """A JSON-safe form of a resolved project, as a client sends it to the supervisor."""
     return {

@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from corral import markers as marker_names
 from corral import oslayer, registry
+from corral.errors import UnsafeState
 from corral.model import ProcessIdentity
 from corral.paths import runtime_dir
 from corral.state import read_state, write_state
@@ -26,12 +28,12 @@ def targets() -> dict[int, dict[str, Any]]:
         for pid, markers in processes.items():
             found[pid] = {
                 "project": project_id,
-                "service": markers.get("CORRAL_SERVICE"),
-                "role": markers.get("CORRAL_ROLE"),
+                "service": markers.get(marker_names.SERVICE),
+                "role": markers.get(marker_names.ROLE),
                 "found_by": "marker",
             }
     for entry in registry.registered().values():
-        state = read_state(Path(entry["root"]), oslayer.boot_id())
+        state = _state_of(entry)
         for identity, service in _recorded(state):
             current = oslayer.identify(identity.pid)
             if (
@@ -51,6 +53,14 @@ def targets() -> dict[int, dict[str, Any]]:
     return {
         pid: info for pid, info in found.items() if info["identity"] is not None and _alive(info)
     }
+
+
+def _state_of(entry: dict[str, str]) -> Any:
+    """A registered project's state, when it is one we may act on (ours, and that project's)."""
+    try:
+        return read_state(Path(entry["root"]), oslayer.boot_id(), entry["id"])
+    except UnsafeState:
+        return None
 
 
 def _recorded(state: Any) -> list[tuple[ProcessIdentity, str | None]]:
@@ -102,9 +112,7 @@ def _wait_gone(found: dict[int, dict[str, Any]], timeout: float) -> None:
 
 
 def _clean_project(project_id: str) -> None:
-    from corral.engine import project_cgroup
-
-    cgroup = project_cgroup(project_id)
+    cgroup = oslayer.project_cgroup(project_id)
     if cgroup is not None and cgroup.exists():
         oslayer.cgroup_kill(cgroup)
         oslayer.cgroup_wait_empty(cgroup, 2.0)
@@ -112,7 +120,7 @@ def _clean_project(project_id: str) -> None:
     entry = registry.registered().get(project_id)
     if entry is None:
         return
-    state = read_state(Path(entry["root"]), oslayer.boot_id())
+    state = _state_of(entry)
     if state is not None:
         for record in state.services.values():
             record.state = "stopped"

@@ -1,23 +1,107 @@
-"""Where a project's identity and on-disk state come from."""
+"""Where a project is and where its files live: the project root, its id, ``.corral/``, the
+runtime directory and the socket.
+
+Two spellings of one answer: the ``*_file``/``find_root``/``runtime_directory`` functions work
+on strings with ``os.path`` (the fast path of ``corral status`` must not import pathlib), and the
+``Path``-returning functions the rest of corral uses are built on them. Only the Path functions
+create directories, and each checks that what it creates or finds is ours (see ``trust``).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 STATE_DIR_NAME = ".corral"
+# What makes a directory a project root, in discovery order (corral.config.discover says how
+# they combine). A pyproject.toml counts when it has a [tool.corral] table.
+CONFIG_NAMES = ("corral.toml", "Procfile.dev", "Procfile")
+PYPROJECT = "pyproject.toml"
+GITIGNORE = b"# corral's runtime state: logs, state file. Never commit it.\n*\n"
+SOCKET_DIR_LIMIT = 60  # longer runtime directories would push socket paths past ~104 bytes
 
 
-def canonical_root(root: Path) -> Path:
-    return Path(os.path.realpath(root))
+# ---- strings: the fast path's primitives ---------------------------------------------------
 
 
-def project_id(root: Path) -> str:
+def find_root(start: str) -> str | None:
+    """The nearest directory from ``start`` upward that holds a configuration, canonical."""
+    current = os.path.realpath(start)
+    while True:
+        if is_root_candidate(current):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def is_root_candidate(directory: str) -> bool:
+    if any(os.path.isfile(os.path.join(directory, name)) for name in CONFIG_NAMES):
+        return True
+    pyproject = os.path.join(directory, PYPROJECT)
+    return os.path.isfile(pyproject) and _mentions_corral(pyproject)
+
+
+def _mentions_corral(path: str) -> bool:
+    """A cheap text test; the configuration loader parses the table for real."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return "[tool.corral" in handle.read()
+    except OSError:
+        return False
+
+
+def project_id(root: str | os.PathLike[str]) -> str:
     """Stable for one checkout, different for two checkouts: a hash of the canonical path."""
     from corral.digest import sha256_hex
 
-    return sha256_hex(str(canonical_root(root)).encode("utf-8", "surrogateescape"))[:16]
+    canonical = os.path.realpath(root)
+    return sha256_hex(canonical.encode("utf-8", "surrogateescape"))[:16]
+
+
+def state_file(root: str | os.PathLike[str], name: str) -> str:
+    return os.path.join(root, STATE_DIR_NAME, name)
+
+
+def runtime_directory() -> str:
+    """A private directory for sockets, short enough for the OS limit on socket paths whatever
+    the project path (``CORRAL_RUNTIME_DIR`` overrides it). Not created here."""
+    override = os.environ.get("CORRAL_RUNTIME_DIR")
+    if override:
+        return override
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and len(xdg) < SOCKET_DIR_LIMIT and os.path.isdir(xdg):
+        return os.path.join(xdg, "corral")
+    return os.path.join("/tmp", f"corral-{os.getuid()}")
+
+
+def socket_file(project_id: str) -> str:
+    return os.path.join(runtime_directory(), f"{project_id}.sock")
+
+
+def runtime_directory_is_ours() -> bool:
+    """Whether the runtime directory exists, is a directory and belongs to us (the fast path
+    talks to no socket in a directory someone else controls)."""
+    try:
+        info = os.lstat(runtime_directory())
+    except OSError:
+        return False
+    import stat
+
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+
+
+# ---- Path objects, for everything else ----------------------------------------------------
+
+
+def canonical_root(root: Path) -> Path:
+    from pathlib import Path
+
+    return Path(os.path.realpath(root))
 
 
 def state_dir(root: Path) -> Path:
@@ -27,52 +111,6 @@ def state_dir(root: Path) -> Path:
 def launch_spec_path(root: Path) -> Path:
     """The resolved configuration a launcher hands to the supervisor it starts."""
     return state_dir(root) / "launch.json"
-
-
-def ensure_state_dir(root: Path) -> Path:
-    """Create ``.corral/`` with a ``.gitignore`` that hides it from git, and return it."""
-    directory = state_dir(root)
-    directory.mkdir(mode=0o700, exist_ok=True)
-    ignore = directory / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# corral's runtime state: logs, state file. Never commit it.\n*\n")
-    return directory
-
-
-class UnsafeRuntimeDir(Exception):
-    pass
-
-
-def runtime_dir() -> Path:
-    """A private directory for sockets: short enough for the OS limit on socket paths (~104
-    bytes) whatever the project path. ``CORRAL_RUNTIME_DIR`` overrides it."""
-    override = os.environ.get("CORRAL_RUNTIME_DIR")
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if override:
-        directory = Path(override)
-    elif xdg and len(xdg) < 60 and os.path.isdir(xdg):
-        directory = Path(xdg) / "corral"
-    else:
-        directory = Path("/tmp") / f"corral-{os.getuid()}"
-    _ensure_private(directory)
-    return directory
-
-
-def _ensure_private(directory: Path) -> None:
-    """Create the directory 0700, or check that an existing one is ours and private."""
-    with contextlib.suppress(FileExistsError):
-        directory.mkdir(mode=0o700, parents=True)
-    info = os.lstat(directory)
-    import stat
-
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise UnsafeRuntimeDir(f"{directory} is not a directory owned by uid {os.getuid()}")
-    if info.st_mode & 0o077:
-        os.chmod(directory, 0o700)
-
-
-def socket_path(project_id: str) -> Path:
-    return runtime_dir() / f"{project_id}.sock"
 
 
 def supervisor_lock_path(root: Path) -> Path:
@@ -85,3 +123,33 @@ def spawn_lock_path(root: Path) -> Path:
 
 def supervisor_log_path(root: Path) -> Path:
     return state_dir(root) / "supervisor.log"
+
+
+def ensure_state_dir(root: Path) -> Path:
+    """Create ``.corral/`` (0700, with a ``.gitignore`` that hides it from git), or check that
+    the existing one is ours and private; return it."""
+    from corral import trust
+
+    directory = state_dir(root)
+    trust.ensure_private_dir(directory, purpose="corral's state directory")
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        trust.write_private(
+            directory, ".gitignore", b"# corral's runtime state. Never commit it.\n*\n"
+        )
+    return directory
+
+
+def runtime_dir() -> Path:
+    """``runtime_directory()``, created 0700 if missing, and checked to be ours and private."""
+    from pathlib import Path
+
+    from corral import trust
+
+    directory = Path(runtime_directory())
+    trust.ensure_private_dir(directory, purpose="corral's runtime directory", parents=True)
+    return directory
+
+
+def socket_path(project_id: str) -> Path:
+    return runtime_dir() / f"{project_id}.sock"

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from corral import markers as marker_names
 from corral import oslayer
-from corral.model import MARKER_PROJECT, MARKER_ROOT, MARKER_SERVICE
 
 
 @dataclass
@@ -56,6 +56,19 @@ class Holder:
         return {**self.__dict__, "stop_command": self.stop_command()}
 
 
+def listening_ports(pids: set[int]) -> dict[int, set[int]]:
+    """pid -> TCP ports it listens on, for the given processes (a targeted fd scan)."""
+    if not pids:
+        return {}
+    sockets = oslayer.listeners()
+    holders = oslayer.socket_holders([item.inode for item in sockets], pids)
+    result: dict[int, set[int]] = {}
+    for item in sockets:
+        for pid in holders.get(item.inode, set()) & pids:
+            result.setdefault(pid, set()).add(item.port)
+    return result
+
+
 _latest_listeners: tuple[float, list[oslayer.Listener]] = (float("-inf"), [])
 
 
@@ -90,9 +103,9 @@ def _describe(pid: int | None, uid: int) -> Holder:
     holder.cwd = oslayer.cwd(pid)
     holder.started_at = _start_time(pid)
     markers = oslayer.read_markers(pid) or {}
-    holder.project_id = markers.get(MARKER_PROJECT)
-    holder.project_root = markers.get(MARKER_ROOT)
-    holder.service = markers.get(MARKER_SERVICE)
+    holder.project_id = markers.get(marker_names.PROJECT)
+    holder.project_root = markers.get(marker_names.ROOT)
+    holder.service = markers.get(marker_names.SERVICE)
     return holder
 
 

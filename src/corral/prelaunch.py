@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 
-from corral.guard import HOLD_FD, PROJECT_MARKER, READY_FD, ROLE
+from corral.markers import HOLD_FD, PROJECT, READY_FD, ROLE
 
 REAP_TIMEOUT = 5.0  # the intermediate process forks the guard and exits at once
 
@@ -53,7 +53,7 @@ def spawn_guard(
     """Start the guard for ``root`` detached (new session, stdin closed, ``output`` as stdout and
     stderr), passing it the descriptors ``fds`` under their variable names. Returns the
     intermediate process, which forks the guard and exits at once: the caller reaps it."""
-    env = {**os.environ, ROLE: "guard", PROJECT_MARKER: project_id}
+    env = {**os.environ, ROLE: "guard", PROJECT: project_id}
     env.update({name: str(fd) for name, fd in fds.items()})
     return subprocess.Popen(
         [sys.executable, "-m", "corral.guard", root, config],

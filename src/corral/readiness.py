@@ -1,7 +1,7 @@
 """Readiness: when a run counts as ready. A probe from the config (or the default tcp probe on
 declared ports) is polled until it passes or its timeout; without one, a run is ready once it
-stayed up for the settle time. Mixed into the engine, whose state it changes only through
-``_transition``.
+stayed up for the settle time. A collaborator of the engine (its ``Host``), whose state it
+changes only through ``Host.transition``.
 """
 
 from __future__ import annotations
@@ -10,50 +10,67 @@ import asyncio
 import signal
 import subprocess
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, Protocol
 
 from corral import logs, oslayer, probes, runner
 from corral.lifecycle import Event, State
-from corral.model import ProbeKind, ProcessIdentity, ReadyProbe
-from corral.reclaim import same_process
-
-if TYPE_CHECKING:
-    from corral.engine import Engine, Service
+from corral.model import ProbeKind, ProcessIdentity, ProjectSpec, ReadyProbe
+from corral.service import Service, quick_members
 
 QUICK_POLL = 0.01  # seconds between probes in a run's first moments
 QUICK_PHASE = 0.5  # then the pause doubles up to the probe's interval
 
 
-class Readiness:
-    def _settled(self: Engine, service: Service, run: runner.Run) -> None:
-        if service.run is run and service.state is State.STARTING:
-            self._transition(service, Event.READY)
+class Host(Protocol):
+    """What readiness needs of the engine that owns it."""
 
-    def _begin_readiness(self: Engine, service: Service, run: runner.Run) -> None:
+    project: ProjectSpec
+    state_dir: Path
+    run_id: str
+    base_env: dict[str, str]
+    settle_time: float
+    probe_children: dict[int, tuple[subprocess.Popen[bytes], asyncio.Future[int]]]
+
+    def transition(self, service: Service, event: Event) -> None: ...
+    def background(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+    def log(self, message: str) -> None: ...
+
+
+class Readiness:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def _settled(self, service: Service, run: runner.Run) -> None:
+        if service.run is run and service.state is State.STARTING:
+            self.host.transition(service, Event.READY)
+
+    def begin(self, service: Service, run: runner.Run) -> None:
+        """Watch a run just spawned until it is ready (or its probe gives up)."""
         ready = probes.default_probe(service.spec.ready, service.spec.ports)
         if ready is None:
-            asyncio.get_running_loop().call_later(self.settle_time, self._settled, service, run)
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.host.settle_time, self._settled, service, run)
             return
         probe = self._make_probe(service, run, ready)
-        self.background(self._probe_loop(service, run, probe, ready))
+        self.host.background(self._probe_loop(service, run, probe, ready))
 
-    def _make_probe(
-        self: Engine, service: Service, run: runner.Run, ready: ReadyProbe
-    ) -> probes.Probe:
+    def _make_probe(self, service: Service, run: runner.Run, ready: ReadyProbe) -> probes.Probe:
         spec = service.spec
         if ready.kind is ProbeKind.TCP:
             ports = spec.ports if spec.ready is None else (int(ready.target),)
-            return probes.TcpProbe(ports, lambda: self.quick_members(service))
+            return probes.TcpProbe(ports, lambda: quick_members(service))
         if ready.kind is ProbeKind.HTTP:
             return probes.HttpProbe(str(ready.target))
         if ready.kind is ProbeKind.LOG:
             return probes.LogProbe(
-                str(ready.target), logs.log_path(self.state_dir, spec.name), run.log_offset
+                str(ready.target), logs.log_path(self.host.state_dir, spec.name), run.log_offset
             )
         return probes.CmdProbe(str(ready.target), lambda cmd, t: self._run_probe(service, cmd, t))
 
     async def _probe_loop(
-        self: Engine, service: Service, run: runner.Run, probe: probes.Probe, ready: ReadyProbe
+        self, service: Service, run: runner.Run, probe: probes.Probe, ready: ReadyProbe
     ) -> None:
         begun = time.monotonic()
         deadline = begun + ready.timeout
@@ -64,12 +81,12 @@ class Readiness:
                 return
             if result.passed:
                 service.record.note = None
-                self._transition(service, Event.READY)
+                self.host.transition(service, Event.READY)
                 return
             if time.monotonic() >= deadline:
                 service.record.note = f"not ready after {ready.timeout:g}s: {result.reason}"
-                self.log(f"{service.spec.name}: {service.record.note}")
-                self._transition(service, Event.PROBE_FAILED)
+                self.host.log(f"{service.spec.name}: {service.record.note}")
+                self.host.transition(service, Event.PROBE_FAILED)
                 return
             note = f"not ready yet: {result.reason}"
             if note != service.record.note:  # waiters wake for news, not for every poll
@@ -79,37 +96,14 @@ class Readiness:
             if time.monotonic() - begun > QUICK_PHASE:  # most services are ready by then
                 pause = min(pause * 2, ready.interval)
 
-    def quick_members(self: Engine, service: Service) -> set[int]:
-        """The run's processes by the cheap layers (tree, cgroup, records): for probes."""
-        run = service.run
-        if run is None:
-            return set()
-        pids = {run.pid, *self._descendants(run.pid)}
-        if run.cgroup is not None:
-            pids.update(oslayer.cgroup_procs(run.cgroup))
-        pids.update(m.pid for m in service.record.members if same_process(m))
-        return pids
-
-    def _descendants(self, pid: int) -> set[int]:
-        found: set[int] = set()
-        stack = [pid]
-        while stack:
-            for child in oslayer.children(stack.pop()):
-                if child not in found:
-                    found.add(child)
-                    stack.append(child)
-        return found
-
-    def _run_probe(
-        self: Engine, service: Service, command: str, timeout: float
-    ) -> asyncio.Future[int]:
+    def _run_probe(self, service: Service, command: str, timeout: float) -> asyncio.Future[int]:
         """Run a probe command as our child; ``reap`` resolves the future with its exit code."""
         env = runner.service_env(
             service.spec,
-            self.base_env,
-            self.project.project_id,
-            self.run_id,
-            str(self.project.root),
+            self.host.base_env,
+            self.host.project.project_id,
+            self.host.run_id,
+            str(self.host.project.root),
         )
         child = subprocess.Popen(
             ["/bin/sh", "-c", command],
@@ -121,7 +115,7 @@ class Readiness:
             process_group=0,
         )
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.probe_children[child.pid] = (child, future)
+        self.host.probe_children[child.pid] = (child, future)
         handle = oslayer.open_process(oslayer.identify(child.pid) or ProcessIdentity(child.pid, 0))
 
         async def bounded() -> int:

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from corral import markers as marker_names
 from corral import oslayer, ports
-from corral.model import MARKER_PROJECT, MARKER_SERVICE, ProcessIdentity
+from corral.model import ProcessIdentity
 
-ROLE_VARIABLE = "CORRAL_ROLE"
 KILL_ROUNDS = 5
 KILL_ROUND_WAIT = 0.5
 PORT_RELEASE_WAIT = 1.0
@@ -160,9 +160,9 @@ def _marker_hits(trace: Trace, scanned: dict[int, dict[str, str]]) -> list[int]:
     return [
         pid
         for pid, markers in scanned.items()
-        if markers.get(MARKER_PROJECT) == trace.project_id
-        and markers.get(MARKER_SERVICE) == trace.service
-        and ROLE_VARIABLE not in markers
+        if markers.get(marker_names.PROJECT) == trace.project_id
+        and markers.get(marker_names.SERVICE) == trace.service
+        and marker_names.ROLE not in markers
     ]
 
 
@@ -183,7 +183,7 @@ def _verified(found: dict[int, set[str]], trace: Trace) -> dict[int, Member]:
         stat = oslayer.read_stat(pid)
         if stat is None or not _alive(stat):
             continue
-        if ROLE_VARIABLE in (oslayer.read_markers(pid) or {}):
+        if marker_names.ROLE in (oslayer.read_markers(pid) or {}):
             continue  # a supervisor or guard (it holds the lifeline's read end): never a member
         identity = oslayer.identify(pid)
         if identity is None:

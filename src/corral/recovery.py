@@ -53,9 +53,7 @@ async def reclaim_all(
         )
     )
     if not names:  # an empty list means "all" as much as None does
-        from corral.engine import project_cgroup
-
-        root = project_cgroup(state.project_id)
+        root = oslayer.project_cgroup(state.project_id)
         if root is not None:
             oslayer.cgroup_remove(root)
     return reports

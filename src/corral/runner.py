@@ -20,18 +20,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corral import logs, oslayer
-from corral.model import (
-    MARKER_PROJECT,
-    MARKER_ROOT,
-    MARKER_RUN,
-    MARKER_SERVICE,
-    ProcessIdentity,
-    ServiceSpec,
-)
+from corral import logs, markers, oslayer
+from corral.markers import LIFELINE_FD
+from corral.model import ProcessIdentity, ServiceSpec
 
-ROLE_VARIABLE = "CORRAL_ROLE"  # set on the supervisor and guard only, never on services
-LIFELINE_FD = 3  # where a service finds the write end of its lifeline pipe
 MAX_FD = os.sysconf("SC_OPEN_MAX")  # closerange uses close_range(2) where it exists
 
 
@@ -75,13 +67,13 @@ class Run:
 def service_env(
     spec: ServiceSpec, base_env: dict[str, str], project_id: str, run_id: str, root: str = ""
 ) -> dict[str, str]:
-    env = {key: value for key, value in base_env.items() if key != ROLE_VARIABLE}
+    env = {key: value for key, value in base_env.items() if key != markers.ROLE}
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.update(spec.env)
-    env[MARKER_PROJECT] = project_id
-    env[MARKER_SERVICE] = spec.name
-    env[MARKER_RUN] = run_id
-    env[MARKER_ROOT] = root
+    env[markers.PROJECT] = project_id
+    env[markers.SERVICE] = spec.name
+    env[markers.RUN] = run_id
+    env[markers.ROOT] = root
     return env
 
 

@@ -9,13 +9,14 @@ exist any more and is ignored.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from corral.errors import UnsafeState
 from corral.model import ProcessIdentity
 from corral.paths import state_dir
+from corral.trust import StateDir
 
 STATE_VERSION = 1
 
@@ -84,28 +85,67 @@ class ProjectState:
         return cls(**values)
 
 
+STATE_FILE = "state.json"
+
+
 def state_path(root: Path) -> Path:
-    return state_dir(root) / "state.json"
+    return state_dir(root) / STATE_FILE
 
 
-def read_state(root: Path, boot_id: str) -> ProjectState | None:
-    """The recorded state, or None when there is none, it is unreadable, or from another boot."""
+def read_state(root: Path, boot_id: str, project_id: str | None = None) -> ProjectState | None:
+    """The recorded state, or None when there is none, it is unreadable, it is from another
+    boot, or it describes another project (``project_id`` given: a copied checkout, a restored
+    backup, a bind mount carry the original's state file, which must never be acted on here).
+
+    A ``.corral/`` or state file that another user owns, or that group or others may write, is
+    refused (``UnsafeState``): a planted file must not make corral signal anything."""
+    raw = _read_raw(root)
+    if raw is None:
+        return None
     try:
-        data = json.loads(state_path(root).read_text())
-        state = ProjectState.from_dict(data)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        state = ProjectState.from_dict(json.loads(raw))
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
     if state.version != STATE_VERSION or state.boot_id != boot_id:
+        return None
+    if project_id is not None and not _describes(state, root, project_id):
         return None
     return state
 
 
+def foreign_state(root: Path, project_id: str) -> str | None:
+    """Why the state file here is not this project's, if it is another's (to report it once)."""
+    try:
+        raw = _read_raw(root)
+        data = json.loads(raw) if raw is not None else None
+    except (ValueError, UnsafeState):
+        return None
+    if not isinstance(data, dict) or data.get("project_id") in (None, project_id):
+        return None
+    return (
+        f"{state_path(root)} belongs to another checkout (project id {data.get('project_id')}, "
+        f"root {data.get('root')}): ignored; it was copied here, and only that checkout's "
+        "corral acts on it"
+    )
+
+
+def _describes(state: ProjectState, root: Path, project_id: str) -> bool:
+    return state.project_id == project_id and state.root == str(root)
+
+
+def _read_raw(root: Path) -> bytes | None:
+    try:
+        held = StateDir(state_dir(root))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    with held:
+        return held.read(STATE_FILE)
+
+
 def write_state(root: Path, state: ProjectState) -> None:
-    path = state_path(root)
-    temporary = path.with_name(f".state.{os.getpid()}.tmp")
-    with open(temporary, "w") as handle:
-        handle.write(state.to_json())
-    os.replace(temporary, path)
+    """Atomically, relative to the verified ``.corral/`` (see corral.trust)."""
+    with StateDir(state_dir(root)) as held:
+        held.write_atomic(STATE_FILE, state.to_json().encode())
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

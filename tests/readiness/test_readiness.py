@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from corral.engine import project_cgroup
+from corral.oslayer import project_cgroup
 from harness import (
     ProjectDir,
     free_port,

@@ -5,11 +5,12 @@ Nothing heavy is imported at module level: ``corral status`` is on agents' hot p
 
 from __future__ import annotations
 
+import os
 import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,33 +18,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     from corral.cli.render import Output
     from corral.errors import CorralError, ExitCode
 
+    words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(words)
+    except CorralError as exc:  # argparse's own errors, as one line (or one JSON document)
+        Output.for_words(words).error(exc)
+        return exc.exit_code
     out = Output.for_args(args)
     if args.handler is None:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
     try:
-        return int(args.handler(args, out))
+        return int(_handler(args.handler)(args, out))
     except CorralError as exc:
         out.error(exc)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        out.error(CorralError("interrupted"))
+        if not out.json:
+            print("corral: interrupted", file=sys.stderr)
         return 130
 
 
+def _handler(name: str) -> Callable[..., int]:
+    """``"cmd_services:run_start"`` -> the function (imported now: only the one that runs)."""
+    import importlib
+
+    module, _, function = name.partition(":")
+    handler: Callable[..., int] = getattr(importlib.import_module(f"corral.cli.{module}"), function)
+    return handler
+
+
 def entry_point() -> None:
-    from corral.fastpath import fast_command
+    from corral.cli.fastpath import fast_command
 
     try:
         code = fast_command(sys.argv[1:])
         if code is None:
             code = main()
         sys.stdout.flush()
-    except BrokenPipeError:  # e.g. `corral logs | head`: the reader left, which is not an error
-        import os
-
+    except BrokenPipeError:
+        # Only stdout's reader going away (`corral logs | head`) is benign. A broken pipe to the
+        # supervisor never reaches here: corral.client turns it into supervisor_unavailable.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     sys.exit(code)

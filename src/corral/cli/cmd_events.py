@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from corral.cli.render import Output, load_project_for
-from corral.errors import ExitCode, UsageError
+from corral.errors import ExitCode, check_services
 
 FOLLOW_DEFAULT_WITHOUT_TTY = 30.0
 
@@ -18,11 +18,7 @@ def run_events(args: argparse.Namespace, out: Output) -> int:
     from corral.paths import state_dir
 
     project = load_project_for(args)
-    if args.service and args.service not in project.service_names:
-        raise UsageError(
-            f"no service named {args.service!r}",
-            hint=f"services: {', '.join(project.service_names)}",
-        )
+    check_services([args.service] if args.service else [], project.service_names)
     directory = state_dir(project.root)
     found = events.read(directory, args.since, args.service, limit=args.limit)
     cursor = found[-1]["cursor"] if found else max(args.since, 0)

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from corral.cli.render import Output, load_project_for
-from corral.errors import UsageError
+from corral.errors import UsageError, check_services
 
 FOLLOW_DEFAULT_WITHOUT_TTY = 30.0
 PALETTE = ["cyan", "magenta", "green", "yellow", "blue"]
@@ -23,11 +23,7 @@ def run_logs(args: argparse.Namespace, out: Output) -> int:
 
     project = load_project_for(args)
     names = args.services or project.service_names
-    unknown = [name for name in names if name not in project.service_names]
-    if unknown:
-        raise UsageError(
-            f"no service named {unknown[0]!r}", hint=f"services: {', '.join(project.service_names)}"
-        )
+    check_services(names, project.service_names)
     since = _since(args.since)
     grep = _grep(args.grep)
     directory = state_dir(project.root)

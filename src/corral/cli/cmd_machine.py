@@ -10,9 +10,9 @@ from corral.errors import ExitCode, UsageError
 
 
 def run_ls(args: argparse.Namespace, out: Output) -> int:
-    from corral import registry
+    from corral import listing
 
-    projects = registry.projects()
+    projects = listing.projects()
     if out.json:
         out.document({"projects": projects})
         return ExitCode.OK

@@ -9,7 +9,7 @@ import argparse
 import os
 
 from corral.cli.render import Output, load_project_for
-from corral.errors import UsageError
+from corral.errors import UsageError, check_services
 
 
 def run_run(args: argparse.Namespace, out: Output) -> int:
@@ -43,10 +43,7 @@ def _split(words: list[str], services: list[str]) -> tuple[str | None, list[str]
         before, command = words[:index], words[index + 1 :]
         if len(before) > 1:
             raise UsageError(f"expected at most one SERVICE before --, got {before}")
-        if before and before[0] not in services:
-            raise UsageError(
-                f"no service named {before[0]!r}", hint=f"services: {', '.join(services)}"
-            )
+        check_services(before, services)
         return (before[0] if before else None), command
     if len(words) > 1 and words[0] in services:
         return words[0], words[1:]

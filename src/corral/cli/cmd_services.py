@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from corral.cli.cmd_status import describe_exit
 from corral.cli.render import Output, load_project_for
-from corral.errors import CorralError, ExitCode
+from corral.diagnosis import describe_exit, diagnose_failure
+from corral.errors import CorralError, ExitCode, check_services
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the fast paths of start and stop render here
 if TYPE_CHECKING:
@@ -122,12 +122,7 @@ def _config_file(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _check_names(project, names: list[str]) -> None:  # type: ignore[no-untyped-def]
-    known = project.service_names
-    for name in names:
-        if name not in known:
-            from corral.engine import UnknownService
-
-            raise UnknownService(f"no service named {name!r}", hint=f"services: {', '.join(known)}")
+    check_services(names, project.service_names)
 
 
 def _strip(result: dict[str, Any]) -> dict[str, Any]:
@@ -168,35 +163,6 @@ def _start_line(service: dict[str, Any], already: set[str]) -> str:
         return f"already running ({service['state']}, {pid}): unchanged"
     text = f"{service['state']}  {pid}".rstrip()
     return f"{text}  ({service['note']})" if service.get("note") else text
-
-
-def diagnose_failure(root: str | Path, services: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    """Why a service is not ready: state, exit, probe reason, its last 20 log lines."""
-    from pathlib import Path
-
-    from corral import logs
-    from corral.paths import state_dir
-
-    service = next(s for s in services if s["name"] == name)
-    exit_info = service.get("last_exit")
-    summary = f"{name} is {service['state']}"
-    if exit_info:
-        summary += f" ({describe_exit(exit_info)})"
-    if service.get("note"):
-        summary += f": {service['note']}"
-    never_ran = service["state"] == "stopped" and (service.get("note") or "").startswith(
-        "not started"
-    )
-    lines = [] if never_ran else logs.last_lines(state_dir(Path(root)), name, 20)
-    return {
-        "service": name,
-        "state": service["state"],
-        "exit": exit_info,
-        "note": service.get("note"),
-        "summary": summary,
-        "log_tail": lines,
-        "hint": f"see corral logs {name}",
-    }
 
 
 def print_diagnosis(diagnosis: dict[str, Any], out: Output, title: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from corral.diagnosis import describe_exit
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     import argparse
@@ -77,12 +79,6 @@ def _print_header(result: dict[str, Any], out: Output) -> None:
     ended = result.get("ended")
     if ended and ended.get("by") == "guard":
         out.line(out.paint(f"the last supervisor ended abnormally: {ended['reason']}", "yellow"))
-
-
-def describe_exit(exit_info: dict[str, Any]) -> str:
-    if exit_info.get("signal"):
-        return f"killed by {exit_info['signal']}"
-    return f"exit code {exit_info.get('code')}"
 
 
 def _session(result: dict[str, Any]) -> str:

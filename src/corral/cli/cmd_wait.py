@@ -5,19 +5,16 @@ from __future__ import annotations
 import argparse
 
 from corral.cli.render import Output, load_project_for
-from corral.errors import ExitCode, UsageError
+from corral.errors import ExitCode, UsageError, check_services
 
 
 def run_wait(args: argparse.Namespace, out: Output) -> int:
     from corral import control
-    from corral.cli.cmd_services import diagnose_failure, print_diagnosis
+    from corral.cli.cmd_services import print_diagnosis
+    from corral.diagnosis import diagnose_failure
 
     project = load_project_for(args)
-    for name in args.services:
-        if name not in project.service_names:
-            raise UsageError(
-                f"no service named {name!r}", hint=f"services: {', '.join(project.service_names)}"
-            )
+    check_services(args.services, project.service_names)
     if args.log is not None:
         return _wait_log(args, out, project)
     result = control.wait(project, args.services, args.timeout)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 
+from corral.cli.parser import SHELLS, build_parser
 from corral.cli.render import Output
 from corral.errors import ExitCode
 
-SHELLS = ("bash", "zsh", "fish")
+__all__ = ["SHELLS", "bash", "fish", "run_completion", "zsh"]
 SERVICES = "timeout 2 corral config --names 2>/dev/null"
 
 
@@ -103,8 +104,6 @@ def fish(parser: argparse.ArgumentParser) -> str:
 
 
 def run_completion(args: argparse.Namespace, out: Output) -> int:
-    from corral.cli.parser import build_parser
-
     generate = {"bash": bash, "zsh": zsh, "fish": fish}[args.shell]
     out.stdout.write(generate(build_parser()))
     return ExitCode.OK

@@ -1,15 +1,31 @@
-"""The argument parser: every command, its options and its help."""
+"""The argument parser: every command, its options and its help.
+
+Handlers are named, not imported (``"cmd_services:run_start"``): building the parser then costs
+no imports of the commands' modules, and ``corral.cli.main`` imports just the one it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 import corral
+from corral.errors import UsageError
+from corral.protocol import DEFAULT_START_TIMEOUT
+
+SHELLS = ("bash", "zsh", "fish")  # what `corral completion` can write
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting: its errors become one line,
+    or one JSON document with --json, like every other error (exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, hint=f"see: {self.prog} --help")
 
 
 def _common(json_output: bool = True, short_file: bool = True) -> argparse.ArgumentParser:
     """Options every command accepts, before or after the command name."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     group = common.add_argument_group("project selection")
     group.add_argument(
         "-C",
@@ -37,7 +53,7 @@ def _common(json_output: bool = True, short_file: bool = True) -> argparse.Argum
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="corral",
         description="Run a project's development services, and stop every process they start.",
         epilog="Run 'corral COMMAND --help' for a command's options. Exit codes: 0 ok, "
@@ -55,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="use this configuration file",
     )
-    parser.set_defaults(handler=None, json=False)
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON document on stdout (also after the command)"
+    )
+    parser.set_defaults(handler=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_config(commands)
     _add_start(commands)
@@ -87,8 +106,6 @@ def _duration(text: str) -> float:
 
 
 def _add_start(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_services import run_start
-
     command = commands.add_parser(
         "start",
         parents=[_common()],
@@ -102,7 +119,7 @@ def _add_start(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.add_argument(
         "--timeout",
         type=_duration,
-        default=60.0,
+        default=DEFAULT_START_TIMEOUT,
         metavar="DURATION",
         help="bound on the whole wait for readiness (default 60s)",
     )
@@ -118,7 +135,7 @@ def _add_start(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="restart each service when its files change (its watch globs, "
         "or what git tracks under its cwd)",
     )
-    command.set_defaults(handler=run_start)
+    command.set_defaults(handler="cmd_services:run_start")
 
 
 def _add_session_options(command: argparse.ArgumentParser) -> None:
@@ -138,8 +155,6 @@ def _add_session_options(command: argparse.ArgumentParser) -> None:
 
 
 def _add_stop(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_services import run_stop
-
     command = commands.add_parser(
         "stop",
         parents=[_common()],
@@ -151,12 +166,10 @@ def _add_stop(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "verified free. Prints how each service ended; exits 1 if anything survived.",
     )
     command.add_argument("services", nargs="*", metavar="SERVICE")
-    command.set_defaults(handler=run_stop)
+    command.set_defaults(handler="cmd_services:run_stop")
 
 
 def _add_restart(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_services import run_restart
-
     command = commands.add_parser(
         "restart",
         parents=[_common()],
@@ -168,7 +181,7 @@ def _add_restart(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     command.add_argument(
         "--timeout",
         type=_duration,
-        default=60.0,
+        default=DEFAULT_START_TIMEOUT,
         metavar="DURATION",
         help="bound on the wait for readiness after the restart (default 60s)",
     )
@@ -177,12 +190,10 @@ def _add_restart(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="restart only the services whose code changed since they started",
     )
-    command.set_defaults(handler=run_restart)
+    command.set_defaults(handler="cmd_services:run_restart")
 
 
 def _add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_status import run_status
-
     command = commands.add_parser(
         "status",
         aliases=["ps"],
@@ -192,12 +203,10 @@ def _add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "ports its processes listen on, and its last exit. Answers within about a second even "
         "when the supervisor is hung or gone (then from the state file and a process scan).",
     )
-    command.set_defaults(handler=run_status)
+    command.set_defaults(handler="cmd_status:run_status")
 
 
 def _add_logs(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_logs import run_logs
-
     command = commands.add_parser(
         "logs",
         parents=[_common(short_file=False)],
@@ -229,12 +238,10 @@ def _add_logs(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         action="store_true",
         help="prefix each line with the time corral saw it",
     )
-    command.set_defaults(handler=run_logs)
+    command.set_defaults(handler="cmd_logs:run_logs")
 
 
 def _add_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_config import run_config
-
     command = commands.add_parser(
         "config",
         parents=[_common()],
@@ -249,12 +256,10 @@ def _add_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     command.add_argument(
         "--names", action="store_true", help="only the service names, one per line"
     )
-    command.set_defaults(handler=run_config)
+    command.set_defaults(handler="cmd_config:run_config")
 
 
 def _add_wait(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_wait import run_wait
-
     command = commands.add_parser(
         "wait",
         parents=[_common()],
@@ -268,12 +273,12 @@ def _add_wait(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     command.add_argument(
         "--timeout",
         type=_duration,
-        default=60.0,
+        default=DEFAULT_START_TIMEOUT,
         metavar="DURATION",
         help="give up after this long (default 60s)",
     )
     command.add_argument("--log", metavar="REGEX", help="wait for a new log line matching REGEX")
-    command.set_defaults(handler=run_wait)
+    command.set_defaults(handler="cmd_wait:run_wait")
 
 
 def _port_number(text: str) -> int:
@@ -287,8 +292,6 @@ def _port_number(text: str) -> int:
 
 
 def _add_port(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_ports import run_port
-
     command = commands.add_parser(
         "port",
         parents=[_common()],
@@ -298,12 +301,10 @@ def _add_port(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "Read from the kernel's own tables: no lsof, no root. Only listening sockets count.",
     )
     command.add_argument("ports", nargs="*", type=_port_number, metavar="PORT")
-    command.set_defaults(handler=run_port)
+    command.set_defaults(handler="cmd_ports:run_port")
 
 
 def _add_free(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_ports import run_free
-
     command = commands.add_parser(
         "free",
         parents=[_common()],
@@ -318,12 +319,10 @@ def _add_free(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         action="store_true",
         help="also kill holders corral did not start (never another user's)",
     )
-    command.set_defaults(handler=run_free)
+    command.set_defaults(handler="cmd_ports:run_free")
 
 
 def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_doctor import run_doctor
-
     command = commands.add_parser(
         "doctor",
         parents=[_common()],
@@ -333,12 +332,10 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "no service's tree, last log lines of failed services, and the containment layers this "
         "machine offers. Changes nothing; always finishes within its bound.",
     )
-    command.set_defaults(handler=run_doctor)
+    command.set_defaults(handler="cmd_doctor:run_doctor")
 
 
 def _add_ls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_machine import run_ls
-
     command = commands.add_parser(
         "ls",
         parents=[_common()],
@@ -348,12 +345,10 @@ def _add_ls(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "a per-user registry and a scan for corral's markers, so a project whose .corral/ was "
         "deleted is still found.",
     )
-    command.set_defaults(handler=run_ls)
+    command.set_defaults(handler="cmd_machine:run_ls")
 
 
 def _add_nuke(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_machine import run_nuke
-
     command = commands.add_parser(
         "nuke",
         parents=[_common()],
@@ -364,12 +359,10 @@ def _add_nuke(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "what it will stop and asks; without one it needs --yes (and exits 2 at once without).",
     )
     command.add_argument("--yes", action="store_true", help="do not ask")
-    command.set_defaults(handler=run_nuke)
+    command.set_defaults(handler="cmd_machine:run_nuke")
 
 
 def _add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_events import run_events
-
     command = commands.add_parser(
         "events",
         parents=[_common()],
@@ -399,12 +392,10 @@ def _add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         metavar="DURATION",
         help="follow for this long, then exit 0 (implies --follow)",
     )
-    command.set_defaults(handler=run_events)
+    command.set_defaults(handler="cmd_events:run_events")
 
 
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_run import run_run
-
     command = commands.add_parser(
         "run",
         parents=[_common(json_output=False)],
@@ -414,12 +405,10 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "corral, so its exit code is corral's. Example: corral run api -- python manage.py migrate",
     )
     command.add_argument("words", nargs=argparse.REMAINDER, metavar="[SERVICE] -- COMMAND ...")
-    command.set_defaults(handler=run_run)
+    command.set_defaults(handler="cmd_run:run_run")
 
 
 def _add_mcp(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_mcp import run_mcp
-
     command = commands.add_parser(
         "mcp",
         parents=[_common(json_output=False)],
@@ -429,12 +418,10 @@ def _add_mcp(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "tethered to it (they stop when the agent goes away) unless a call asks for persistent. "
         "Register it with: claude mcp add corral -- corral mcp",
     )
-    command.set_defaults(handler=run_mcp)
+    command.set_defaults(handler="cmd_mcp:run_mcp")
 
 
 def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.cmd_up import run_up
-
     command = commands.add_parser(
         "up",
         parents=[_common(json_output=False)],
@@ -449,16 +436,14 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     command.add_argument(
         "--timeout",
         type=_duration,
-        default=60.0,
+        default=DEFAULT_START_TIMEOUT,
         metavar="DURATION",
         help="bound on the wait for readiness (default 60s)",
     )
-    command.set_defaults(handler=run_up)
+    command.set_defaults(handler="cmd_up:run_up")
 
 
 def _add_completion(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from corral.cli.completion import SHELLS, run_completion
-
     command = commands.add_parser(
         "completion",
         help="print a shell completion script (bash, zsh, fish)",
@@ -467,4 +452,4 @@ def _add_completion(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "$fpath; fish: corral completion fish > ~/.config/fish/completions/corral.fish",
     )
     command.add_argument("shell", choices=SHELLS, metavar="SHELL", help="bash, zsh or fish")
-    command.set_defaults(handler=run_completion)
+    command.set_defaults(handler="completion:run_completion")

@@ -35,10 +35,24 @@ class Output:
 
     @classmethod
     def for_args(cls, args: argparse.Namespace) -> Output:
-        want_json = bool(getattr(args, "json", False)) or os.environ.get("CORRAL_JSON") == "1"
+        return cls.standard(bool(getattr(args, "json", False)))
+
+    @classmethod
+    def for_words(cls, words: list[str]) -> Output:
+        """For an error found while parsing: JSON if the words ask for it anywhere."""
+        return cls.standard(
+            "--json" in words[: words.index("--")] if "--" in words else "--json" in words
+        )
+
+    @classmethod
+    def standard(cls, want_json: bool) -> Output:
+        """On stdout and stderr; JSON when asked (or CORRAL_JSON=1); colour only on a terminal
+        without NO_COLOR."""
         tty = sys.stdout.isatty()
         colour = tty and not os.environ.get("NO_COLOR")
-        return cls(want_json, colour, tty, sys.stdout, sys.stderr)
+        return cls(
+            want_json or os.environ.get("CORRAL_JSON") == "1", colour, tty, sys.stdout, sys.stderr
+        )
 
     def paint(self, text: str, style: str) -> str:
         if not self.colour:
@@ -53,9 +67,11 @@ class Output:
         json.dump({"ok": True, **payload}, self.stdout, indent=2, default=str)
         self.stdout.write("\n")
 
-    def error(self, exc: CorralError) -> None:
+    def error(self, exc: CorralError, **fields: Any) -> None:
         if self.json:
-            json.dump({"ok": False, "error": exc.to_dict()}, self.stdout, indent=2)
+            from corral.errors import error_document
+
+            json.dump(error_document(exc, **fields), self.stdout, indent=2, default=str)
             self.stdout.write("\n")
         else:
             print(f"corral: error: {exc.render()}", file=self.stderr)

@@ -126,3 +126,10 @@ def cgroup_remove(path: Path | str) -> None:
     for directory, _dirs, _files in os.walk(path, topdown=False):
         with contextlib.suppress(OSError):
             os.rmdir(directory)
+
+
+def project_cgroup(project_id: str) -> Path | None:
+    """Where a project's service cgroups live, when this machine lets us have cgroups: one
+    directory per project id, directly below our own cgroup."""
+    base = cgroup_base()
+    return None if base is None else base / f"corral-{project_id}"

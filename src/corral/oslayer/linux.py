@@ -12,6 +12,7 @@ import select
 import signal
 from collections.abc import Iterable
 
+from corral import markers
 from corral.model import ProcessIdentity
 from corral.oslayer.cgroups import (
     cgroup_base,
@@ -22,6 +23,7 @@ from corral.oslayer.cgroups import (
     cgroup_procs,
     cgroup_remove,
     cgroup_wait_empty,
+    project_cgroup,
 )
 from corral.oslayer.common import Capabilities, Listener, ProcStat, SignalOutcome
 from corral.oslayer.netdiag import inet_diag_works, listeners, port_is_free
@@ -29,7 +31,7 @@ from corral.oslayer.netdiag import inet_diag_works, listeners, port_is_free
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
-MARKER_PREFIX = b"CORRAL_"
+MARKER_PREFIX = markers.PREFIX.encode()
 
 
 @functools.cache
@@ -412,6 +414,7 @@ __all__ = [
     "open_process",
     "pipe_link",
     "port_is_free",
+    "project_cgroup",
     "read_markers",
     "read_stat",
     "reap",

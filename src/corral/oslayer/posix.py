@@ -260,6 +260,10 @@ def cgroup_remove(path: Path | str) -> None:
     pass
 
 
+def project_cgroup(project_id: str) -> Path | None:
+    return None
+
+
 @functools.cache
 def capabilities() -> Capabilities:
     return Capabilities(
@@ -301,6 +305,7 @@ __all__ = [
     "open_process",
     "pipe_link",
     "port_is_free",
+    "project_cgroup",
     "read_markers",
     "read_stat",
     "reap",
