@@ -114,3 +114,43 @@ def test_argument_errors_are_json_documents_too(corral_project) -> None:  # type
         document = json.loads(result.stdout)
         assert result.returncode == 2 and document["ok"] is False, result.stdout
         assert document["error"]["code"] == "usage", document
+
+
+@pytest.mark.timeout(90)
+def test_status_has_one_shape_whichever_side_answers(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """The supervisor's status and the state-file fallback's have the same keys, top level and
+    per service (they used to differ in 7 of 10), and both match the one schema."""
+    import os
+    import signal
+
+    schema = json.loads((SCHEMAS / "status.json").read_text())
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()))
+    assert project.run("start").returncode == 0
+    live = json.loads(project.run("status", "--json").stdout)
+    state = json.loads((project.root / ".corral" / "state.json").read_text())
+    os.kill(state["supervisor"]["pid"], signal.SIGSTOP)
+    try:
+        offline = json.loads(project.run("status", "--json").stdout)
+    finally:
+        os.kill(state["supervisor"]["pid"], signal.SIGCONT)
+    assert (live["source"], offline["source"]) == ("supervisor", "state file and process scan")
+    assert set(live) == set(offline)
+    assert set(live["services"][0]) == set(offline["services"][0])
+    for document in (live, offline):
+        jsonschema.validate(document, schema)
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_an_unknown_service_has_one_code_in_every_command(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """`logs nope` said `usage` while `stop nope` said `unknown_service`."""
+    project = corral_project({"Procfile": "web: sleep 60\n"})
+    for command in (
+        ["logs", "nope"],
+        ["stop", "nope"],
+        ["wait", "nope"],
+        ["events", "--service", "nope"],
+    ):
+        document = json.loads(project.run(*command, "--json").stdout)
+        assert document["error"]["code"] == "unknown_service", (command, document)

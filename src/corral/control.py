@@ -86,23 +86,40 @@ def stop_bound(project: ProjectSpec) -> float:
 
 
 def _stop_offline(project: ProjectSpec, services: list[str] | None) -> list[dict[str, Any]]:
-    from corral.recovery import reclaim_all
-    from corral.state import read_state
-
-    state = read_state(project.root, oslayer.boot_id(), project.project_id)
-    if state is None:
-        from corral.state import ProjectState, ServiceRecord
-
-        state = ProjectState(project.project_id, str(project.root), oslayer.boot_id())
-        for spec in project.services:  # no record: markers and ports still find leftovers
-            state.services[spec.name] = ServiceRecord(spec.name, ports=list(spec.ports))
     import asyncio
 
-    reports = asyncio.run(reclaim_all(state, services))
+    from corral.recovery import reclaim_all
+
+    state = _offline_state(project)
+    reports = asyncio.run(reclaim_all(state, services, exclude=_daemon_pids(state)))
     if not services:
         _stop_unreachable_supervisor(project, state)
         _remove_stale_socket(project)
     return [report.to_dict() for report in reports]
+
+
+def _offline_state(project: ProjectSpec) -> Any:
+    """The recorded state, or, with none, one that lets markers and ports find leftovers."""
+    from corral.model import RunRecord
+    from corral.state import ProjectState, ServiceRecord, read_state
+
+    state = read_state(project.root, oslayer.boot_id(), project.project_id)
+    if state is None:
+        state = ProjectState(project.project_id, str(project.root), oslayer.boot_id())
+    for spec in project.services:
+        record = state.services.setdefault(spec.name, ServiceRecord(spec.name))
+        if record.run is None:
+            record.run = RunRecord.for_spec(project.project_id, spec)
+    return state
+
+
+def _daemon_pids(state: Any) -> set[int]:
+    """The recorded supervisor and guard, while they still are those processes: never members
+    of a service, though the supervisor holds every lifeline's other end and is every leader's
+    parent (a hung supervisor must not widen a stop of one service to all of them)."""
+    from corral.reclaim import same_process
+
+    return {i.pid for i in (state.supervisor, state.guard) if i is not None and same_process(i)}
 
 
 def _stop_unreachable_supervisor(project: ProjectSpec, state: Any) -> None:
@@ -154,55 +171,41 @@ def status(project: ProjectSpec) -> dict[str, Any]:
 
 def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]:
     """Status from the state file plus a scan: what is alive is alive, whoever watches it."""
+    from corral import status as document
     from corral.locks import supervisor_alive
-    from corral.ports import listening_ports
     from corral.reclaim import find_members
-    from corral.recovery import trace_of
-    from corral.state import read_state
+    from corral.state import foreign_state, read_state
 
     state = read_state(project.root, oslayer.boot_id(), project.project_id)
     alive = supervisor_alive(project.root)
+    excluded = _daemon_pids(state) if state is not None else set()
     services = []
     for spec in project.services:
         record = state.services.get(spec.name) if state else None
-        item: dict[str, Any] = {
-            "name": spec.name,
-            "state": "stopped",
-            "pid": None,
-            "pgid": None,
-            "started_at": None,
-            "restarts": 0,
-            "ports": list(spec.ports),
-            "last_exit": None,
-            "note": None,
-            "members": [],
-        }
-        if record is not None:
-            members = find_members(trace_of(project.project_id, record))
-            item.update(
-                restarts=record.restarts,
-                last_exit=record.last_exit,
-                note=record.note,
-                members=sorted(members),
+        if record is None or record.run is None:
+            services.append(document.service_entry(spec.name, "stopped", ports=spec.ports))
+            continue
+        run = record.run
+        members = find_members(run, excluded)
+        entry = document.service_entry(
+            spec.name,
+            _offline_state_name(record.state, bool(members), alive),
+            ports=run.ports,
+            restarts=record.restarts,
+            last_exit=record.last_exit,
+            note=record.note,
+            members=sorted(members),
+        )
+        if members:
+            leader = run.leader.pid if run.leader and run.leader.pid in members else None
+            entry.update(
+                pid=leader or min(members),
+                pgid=run.pgid,
+                started_at=run.started_at,
+                started_by=run.started_by,
+                stale=record.stale,
             )
-            if members:
-                leader = (
-                    record.leader.pid if record.leader and record.leader.pid in members else None
-                )
-                item.update(
-                    pid=leader or min(members),
-                    pgid=record.pgid,
-                    started_at=record.started_at,
-                    state=record.state if alive else "orphaned",
-                )
-            elif record.state not in ("exited", "crashed"):
-                item["state"] = "stopped"
-            else:
-                item["state"] = record.state
-        services.append(item)
-    listening = listening_ports({pid for item in services for pid in item["members"]})
-    for item in services:
-        item["listening"] = sorted({p for pid in item["members"] for p in listening.get(pid, ())})
+        services.append(entry)
     supervisor = None
     if state is not None and state.supervisor is not None:
         supervisor = {
@@ -211,15 +214,22 @@ def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]
             "started_at": state.started_at,
             "alive": alive,
         }
-    return {
-        "ok": True,
-        "source": "state file and process scan",
-        "problem": problem,
-        "supervisor": supervisor,
-        "ended": state.ended if state else None,
-        "services": services,
-        "time": time.time(),
-    }
+    foreign = foreign_state(project.root, project.project_id)
+    return document.document(
+        document.OFFLINE,
+        services,
+        supervisor=supervisor,
+        problem=problem,
+        warnings=[foreign] if foreign else [],
+        ended=state.ended if state else None,
+        tether=state.tether if state else None,
+    )
+
+
+def _offline_state_name(recorded: str, alive_members: bool, supervisor_alive: bool) -> str:
+    if alive_members:
+        return recorded if supervisor_alive else "orphaned"
+    return recorded if recorded in ("exited", "crashed") else "stopped"
 
 
 def wait(project: ProjectSpec, services: list[str] | None, timeout: float) -> dict[str, Any]:
@@ -291,7 +301,8 @@ def _stop_our_holders(project: ProjectSpec, holders: list[Any]) -> list[dict[str
     """Stop the services (or orphans) of this project that hold the port."""
     import asyncio
 
-    from corral.reclaim import Trace, reclaim
+    from corral.model import RunRecord
+    from corral.reclaim import reclaim
 
     done = []
     running = {s["name"] for s in status(project)["services"] if s.get("pid")}
@@ -301,7 +312,9 @@ def _stop_our_holders(project: ProjectSpec, holders: list[Any]) -> list[dict[str
             done.append({**holder.to_dict(), "how": f"stopped service {holder.service!r}"})
             continue
         identity = oslayer.identify(holder.pid)
-        trace = Trace(project.project_id, holder.service or "?", leader=identity, stop_timeout=5.0)
+        trace = RunRecord(
+            project.project_id, holder.service or "?", leader=identity, stop_timeout=5.0
+        )
         report = asyncio.run(reclaim(trace))
         done.append({**holder.to_dict(), "how": f"stopped orphan ({report.outcome})"})
     return done

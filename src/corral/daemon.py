@@ -254,7 +254,10 @@ class Supervisor:
         if message.get("watch"):
             self.engine.auto_restart.update(self.engine.resolve(names, with_dependencies=True))
         self.ensure_watcher()
-        result = await self.engine.start(names, _timeout(message), wait)
+        started_by = message.get("started_by")
+        result = await self.engine.start(
+            names, _timeout(message), wait, started_by if isinstance(started_by, dict) else None
+        )
         if "corral.config" not in sys.modules:  # the next fast start loads the configuration
             asyncio.get_running_loop().call_later(PRELOAD_DELAY, _preload_config)
         return result
@@ -352,7 +355,7 @@ def _reload(root: Path, env: dict[str, str] | None) -> ProjectSpec:
     from corral.config import load_project
 
     project = load_project(root, None, env)
-    if project.settings.get("tether") is not None or project.settings.get("ttl") is not None:
+    if project.settings.tether is not None or project.settings.ttl is not None:
         raise Declined("the configuration sets a tether or a ttl: send the resolved project")
     log_line("configuration loaded for a client's start")
     return project
@@ -385,15 +388,15 @@ def _anything_left(previous: ProjectState) -> bool:
     """One cheap look (records, markers, lifelines, cgroups) before the full per-service sweep."""
     from corral.reclaim import same_process
 
-    records = previous.services.values()
-    if any(same_process(m) for r in records for m in r.members):
+    runs = previous.runs()
+    if any(same_process(m) for r in runs for m in r.members):
         return True
     if any(
         m.get(markers.PROJECT) == previous.project_id and markers.ROLE not in m
         for m in oslayer.scan_markers().values()
     ):
         return True
-    lifelines = {r.lifeline for r in records if r.lifeline}
+    lifelines = {r.lifeline for r in runs if r.lifeline}
     holders = oslayer.scan_fd_holders(lifelines) if lifelines else {}
     if any(pid != os.getpid() for pids in holders.values() for pid in pids):
         return True

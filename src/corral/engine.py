@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from corral import events, logs, oslayer, ports, runner, staleness
+from corral import events, logs, oslayer, ports, runner, staleness, status
 from corral.errors import CorralError, check_services
 from corral.lifecycle import ALIVE, DOWN, Action, Event, RestartRules, State, decide
-from corral.model import ProcessIdentity, ProjectSpec, ServiceSpec
+from corral.model import ProcessIdentity, ProjectSpec, RunRecord, ServiceSpec
 from corral.readiness import Readiness
-from corral.reclaim import StopReport, Trace, find_members, reclaim
+from corral.reclaim import StopReport, find_members, reclaim
 from corral.service import Service, quick_members
 from corral.state import ProjectState, write_state
 
@@ -29,6 +29,7 @@ SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this l
 HURRY_VALID = 5.0  # a hurry that arrives just before its stop request still applies to it
 SETTLING = 15.0  # a run this young has its members recorded at every housekeeping pass
 SETTLED_REFRESH = 30.0  # and afterwards this often (see refresh_members)
+ORPHAN_STOP_TIMEOUT = 5.0  # seconds an orphan found on a port gets to exit after SIGTERM
 STOP_SLACK = 5.0  # seconds beyond the stop timeouts for the sweep and the port checks
 HEAD_SHARED = 0.1  # seconds one reading of the git HEAD serves the spawns of a start
 
@@ -77,10 +78,10 @@ class Engine:
     def update_project(self, project: ProjectSpec) -> None:
         """Adopt a newer configuration: running services keep theirs until they restart."""
         self.project = project
-        settings: dict[str, Any] = project.settings
-        self.settle_time = float(settings.get("settle_time", SETTLE_TIME))
-        self.sampler.max_size = int(settings.get("log_max_size", logs.DEFAULT_MAX_SIZE))
-        self.sampler.keep = int(settings.get("log_keep", logs.DEFAULT_KEEP))
+        settings = project.settings
+        self.settle_time = settings.settle_time
+        self.sampler.max_size = settings.log_max_size
+        self.sampler.keep = settings.log_keep
         for spec in project.services:
             service = self.services.get(spec.name)
             if service is None:
@@ -88,13 +89,11 @@ class Engine:
                 self.state.services[spec.name] = service.record
                 self.sampler.add(spec.name)
                 self._service_cgroup(spec.name)  # now, not while its peers boot beside it
-            elif service.state in DOWN:
+            service.configured = spec  # the next run's; a running one keeps its own spec
+            if service.state in DOWN:
                 service.spec = spec
             if spec.watch:
                 self.auto_restart.add(spec.name)
-            service.record.ports = list(spec.ports)
-            service.record.stop_signal = spec.stop_signal
-            service.record.stop_timeout = spec.stop_timeout
 
     def _cgroup_root(self) -> Path | None:
         root = oslayer.project_cgroup(self.project.project_id)
@@ -192,10 +191,15 @@ class Engine:
     # ---- start ---------------------------------------------------------------------------
 
     async def start(
-        self, names: Iterable[str] | None, timeout: float, wait: bool = True
+        self,
+        names: Iterable[str] | None,
+        timeout: float,
+        wait: bool = True,
+        started_by: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Start the services (and their dependencies), then wait until each is ready, one fails,
-        or ``timeout`` passes. Returns per service what happened."""
+        or ``timeout`` passes. Returns per service what happened. ``started_by`` (who asked) is
+        recorded on the runs this start spawns."""
         self.touch()
         order = self.resolve(names, with_dependencies=True)
         already = [n for n in order if self.services[n].state in ALIVE]
@@ -203,6 +207,7 @@ class Engine:
         for name in started:
             self.services[name].pending = True
             self.services[name].blocked = None
+            self.services[name].requested_by = started_by
         for name in started:
             self.background(self._start_one(self.services[name]))
         failed = None
@@ -279,13 +284,13 @@ class Engine:
         name = holder.service or "?"
         cgroup = self.cgroup_root / name if self.cgroup_root and holder.service else None
         identity = oslayer.identify(holder.pid) if holder.pid else None
-        trace = Trace(
-            project_id=self.project.project_id,
-            service=name,
+        trace = RunRecord(
+            self.project.project_id,
+            name,
             leader=identity,
             cgroup=str(cgroup) if cgroup else None,
             ports=(port,),
-            stop_timeout=5.0,
+            stop_timeout=ORPHAN_STOP_TIMEOUT,
         )
         report = await reclaim(trace, exclude=self._daemon_pids())
         message = (
@@ -322,7 +327,7 @@ class Engine:
                 waiter.cancel()
 
     def _spawn(self, service: Service) -> None:
-        spec = service.spec
+        spec = service.spec = service.configured  # a new run takes the latest configuration
         service.record.note = None
         cgroup = self._service_cgroup(spec.name)
         try:
@@ -334,6 +339,7 @@ class Engine:
                 state_dir=self.state_dir,
                 cgroup=cgroup,
                 gate=self._start_gate(),
+                started_by=service.requested_by,
             )
         except (runner.SpawnFailed, OSError) as exc:  # OSError: e.g. no space for the log file
             service.record.note = str(exc)
@@ -386,13 +392,7 @@ class Engine:
 
     def _record_run(self, service: Service, run: runner.Run) -> None:
         record = service.record
-        record.run_id = run.run_id
-        record.leader = run.identity
-        record.pgid = run.pgid
-        record.cgroup = str(run.cgroup) if run.cgroup else None
-        record.lifeline = run.lifeline
-        record.members = [run.identity]
-        record.started_at = run.started_at
+        record.run = run.record  # one object: members found later are recorded in both
         record.last_exit = None
         record.stale = None
         service.watched = staleness.Watched(
@@ -561,20 +561,11 @@ class Engine:
             pids.add(self.state.guard.pid)
         return pids
 
-    def trace(self, service: Service) -> Trace:
-        record = service.record
-        return Trace(
-            project_id=self.project.project_id,
-            service=service.spec.name,
-            pgid=record.pgid,
-            leader=record.leader,
-            cgroup=record.cgroup,
-            lifeline=record.lifeline,
-            recorded=list(record.members),
-            ports=tuple(service.spec.ports),
-            stop_signal=service.spec.stop_signal,
-            stop_timeout=service.spec.stop_timeout,
-        )
+    def trace(self, service: Service) -> RunRecord:
+        """What a stop of ``service`` goes by: its run as recorded (with the stop settings it
+        was started with), or, never started, what its configuration says."""
+        run = service.record.run
+        return run if run is not None else RunRecord.for_spec(self.project.project_id, service.spec)
 
     # ---- housekeeping --------------------------------------------------------------------
 
@@ -603,11 +594,11 @@ class Engine:
             service.refreshed_at = now
             members = quick_members(service)
             found.update(dict.fromkeys(members, service))
-            known = {m.pid for m in service.record.members}
+            known = {m.pid for m in run.record.members}
             for pid in members - known:
-                identity = oslayer.identify(pid)
+                identity = oslayer.identify(pid, with_inode=True)
                 if identity is not None:
-                    service.record.members.append(identity)
+                    run.record.members.append(identity)
                     self.dirty = True
             if run.leader_reaped:
                 self._check_run_over(service)
@@ -690,56 +681,65 @@ class Engine:
         service = self.services[name]
         record = service.record
         run = service.run
-        return {
-            "name": name,
-            "state": str(service.state),
-            "pid": run.pid if run else None,
-            "pgid": run.pgid if run else None,
-            "started_at": record.started_at if run else None,
-            "restarts": record.restarts,
-            "ports": list(service.spec.ports),
-            "last_exit": record.last_exit,
-            "note": record.note,
-            "stale": record.stale if run else None,
-            "members": sorted(quick_members(service)),
-            "log": str(logs.log_path(self.state_dir, name)),
-        }
+        changed = None
+        if run is not None:
+            changed = status.config_changed(
+                _stop_settings(run.record.ports, run.record.stop_signal, run.record.stop_timeout),
+                _stop_settings(
+                    service.configured.ports,
+                    service.configured.stop_signal,
+                    service.configured.stop_timeout,
+                ),
+            )
+        return status.service_entry(
+            name,
+            str(service.state),
+            ports=run.record.ports if run else service.configured.ports,
+            pid=run.pid if run else None,
+            pgid=run.pgid if run else None,
+            started_at=run.started_at if run else None,
+            started_by=run.record.started_by if run else None,
+            restarts=record.restarts,
+            last_exit=record.last_exit,
+            note=record.note,
+            stale=record.stale if run else None,
+            members=sorted(quick_members(service)),
+            log=str(logs.log_path(self.state_dir, name)),
+            config_changed=changed,
+        )
 
     def status(self) -> dict[str, Any]:
         """What runs now, with the ports each service's processes really listen on."""
-        names = [spec.name for spec in self.project.services]
-        described = [self.describe(name) for name in names]
-        member_pids = {pid for item in described for pid in item["members"]}
-        listening = ports.listening_ports(member_pids)
-        for item in described:
-            item["listening"] = sorted(
-                {port for pid in item["members"] for port in listening.get(pid, ())}
-            )
         lease = self.state.lease
         problem = logs.disk_problem(self.state_dir)
-        return {
-            "source": "supervisor",
-            "warnings": [problem] if problem else [],
-            "tether": self.state.tether,
-            "lease": None
+        return status.document(
+            status.SUPERVISOR,
+            [self.describe(spec.name) for spec in self.project.services],
+            supervisor={
+                "pid": os.getpid(),
+                "run_id": self.run_id,
+                "started_at": self.state.started_at,
+                "alive": True,
+            },
+            warnings=[problem] if problem else [],
+            tether=self.state.tether,
+            lease=None
             if not lease
             else {
                 "ttl": lease,
                 "expires_in": round(lease - (time.monotonic() - self.last_touch), 1),
             },
-            "supervisor": {
-                "pid": os.getpid(),
-                "run_id": self.run_id,
-                "started_at": self.state.started_at,
-            },
-            "services": described,
-        }
+        )
 
     async def shutdown(self) -> list[StopReport]:
         reports = await self.stop(None) if self.busy() else []
         if self.cgroup_root is not None:
             oslayer.cgroup_remove(self.cgroup_root)
         return reports
+
+
+def _stop_settings(ports: tuple[int, ...], stop_signal: int, stop_timeout: float) -> dict[str, Any]:
+    return {"ports": list(ports), "stop_signal": stop_signal, "stop_timeout": stop_timeout}
 
 
 def _exit_info(status: int, when: float) -> dict[str, Any]:

@@ -10,6 +10,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+# Defaults written once: the configuration loader, the state file and reclaim all use these.
+DEFAULT_STOP_SIGNAL = 15  # SIGTERM
+DEFAULT_STOP_TIMEOUT = 10.0
+DEFAULT_SETTLE_TIME = 0.5
+DEFAULT_PORT_BASE = 5000
+DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024
+DEFAULT_LOG_KEEP = 3
+DEFAULT_RESTART_LIMIT = 5
+DEFAULT_RESTART_WINDOW = 60.0
+
 
 class RestartPolicy(enum.StrEnum):
     NO = "no"
@@ -47,12 +57,12 @@ class ServiceSpec:
     ready: ReadyProbe | None = None
     depends_on: tuple[str, ...] = ()
     restart: RestartPolicy = RestartPolicy.NO
-    stop_signal: int = 15
-    stop_timeout: float = 10.0
+    stop_signal: int = DEFAULT_STOP_SIGNAL
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
     watch: tuple[str, ...] = ()
     autostart: bool = True
-    restart_limit: int = 5  # exits within restart_window that mark the service crashed
-    restart_window: float = 60.0
+    restart_limit: int = DEFAULT_RESTART_LIMIT  # exits within restart_window: crashed
+    restart_window: float = DEFAULT_RESTART_WINDOW
     defined_at: str = ""  # "file:line" where the service was first named, for messages
 
     @property
@@ -71,6 +81,25 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class ProjectSettings:
+    """Project-wide options (corral.toml's top level), typed, with their defaults."""
+
+    log_max_size: int = DEFAULT_LOG_MAX_SIZE
+    log_keep: int = DEFAULT_LOG_KEEP
+    settle_time: float = DEFAULT_SETTLE_TIME
+    tether: str | None = None  # "auto", "none" or a pid, as written
+    ttl: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProjectSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+@dataclass(frozen=True)
 class ProjectSpec:
     name: str
     root: Path
@@ -78,8 +107,8 @@ class ProjectSpec:
     config_files: tuple[Path, ...]
     services: tuple[ServiceSpec, ...]  # in start order: dependencies before dependents
     env_files: tuple[Path, ...] = ()
-    port_base: int = 5000
-    settings: dict[str, object] = field(default_factory=dict)
+    port_base: int = DEFAULT_PORT_BASE
+    settings: ProjectSettings = field(default_factory=ProjectSettings)
 
     def service(self, name: str) -> ServiceSpec:
         for spec in self.services:
@@ -120,6 +149,59 @@ class ProcessIdentity:
         )
 
 
+@dataclass
+class RunRecord:
+    """One run of a service, as the state file keeps it and a stop needs it: what finds its
+    processes by every layer (leader, group, cgroup, lifeline, every member ever seen, the
+    markers it carries: project, service, run id) and how it is stopped (ports, stop signal
+    and timeout), fixed when it was spawned. A configuration edited since applies to the next
+    run, never to this one's stop. Reclaim needs nothing else."""
+
+    project_id: str
+    service: str
+    run_id: str | None = None
+    leader: ProcessIdentity | None = None
+    pgid: int | None = None
+    cgroup: str | None = None
+    lifeline: str | None = None  # "pipe:[inode]" of the run's lifeline pipe
+    members: list[ProcessIdentity] = field(default_factory=list)
+    ports: tuple[int, ...] = ()
+    stop_signal: int = DEFAULT_STOP_SIGNAL
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
+    started_at: float | None = None
+    started_by: dict[str, Any] | None = None  # who asked: agent, session, tethered
+
+    @classmethod
+    def for_spec(cls, project_id: str, spec: ServiceSpec) -> RunRecord:
+        """What a stop knows of a service with no recorded run: its markers and ports."""
+        return cls(
+            project_id,
+            spec.name,
+            ports=spec.ports,
+            stop_signal=spec.stop_signal,
+            stop_timeout=spec.stop_timeout,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["leader"] = self.leader.to_dict() if self.leader is not None else None
+        data["members"] = [member.to_dict() for member in self.members]
+        data["ports"] = list(self.ports)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        leader = values.get("leader")
+        values["leader"] = ProcessIdentity.from_dict(leader) if isinstance(leader, dict) else None
+        values["members"] = [ProcessIdentity.from_dict(m) for m in values.get("members") or []]
+        values["ports"] = tuple(int(port) for port in values.get("ports") or ())
+        values["stop_signal"] = int(values.get("stop_signal", DEFAULT_STOP_SIGNAL))
+        values["stop_timeout"] = float(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT))
+        return cls(**values)
+
+
 def format_duration(seconds: float) -> str:
     """The shortest spelling that ``parse_duration`` reads back to the same value."""
     if seconds == 0:
@@ -140,7 +222,7 @@ def spec_to_dict(project: ProjectSpec) -> dict[str, object]:
         "config_files": [str(p) for p in project.config_files],
         "env_files": [str(p) for p in project.env_files],
         "port_base": project.port_base,
-        "settings": project.settings,
+        "settings": project.settings.to_dict(),
         "services": [_service_to_dict(spec) for spec in project.services],
     }
 
@@ -154,7 +236,7 @@ def spec_from_dict(data: dict[str, Any]) -> ProjectSpec:
         services=tuple(_service_from_dict(item) for item in data["services"]),
         env_files=tuple(Path(p) for p in data["env_files"]),
         port_base=data["port_base"],
-        settings=dict(data.get("settings") or {}),
+        settings=ProjectSettings.from_dict(dict(data.get("settings") or {})),
     )
 
 

@@ -68,7 +68,8 @@ def _recorded(state: Any) -> list[tuple[ProcessIdentity, str | None]]:
         return []
     pairs = [(i, None) for i in (state.supervisor, state.guard) if i is not None]
     for record in state.services.values():
-        pairs += [(identity, record.name) for identity in record.members]
+        if record.run is not None:
+            pairs += [(identity, record.name) for identity in record.run.members]
     return pairs
 
 

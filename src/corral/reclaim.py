@@ -2,23 +2,25 @@
 them through pidfds, escalate, sweep, and verify the service's ports are free.
 
 Used by the supervisor for every stop, by the guard when the supervisor died, and by clients that
-find a project's processes orphaned. It needs nothing but a ``Trace``: what the state file
-records about a run.
+find a project's processes orphaned. It needs nothing but a ``RunRecord``: what the state file
+records about a run (called ``trace`` here: what the run left to find it by).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import os
 import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from corral import markers as marker_names
 from corral import oslayer, ports
-from corral.model import ProcessIdentity
+from corral.model import ProcessIdentity, RunRecord
 
 KILL_ROUNDS = 5
 KILL_ROUND_WAIT = 0.5
@@ -26,20 +28,13 @@ PORT_RELEASE_WAIT = 1.0
 EXIT_POLL = 0.01  # seconds: how often an exit is looked for where the kernel cannot say
 
 
-@dataclass
-class Trace:
-    """Everything that helps find a run's members, as recorded in the state file."""
+class StopOutcome(enum.StrEnum):
+    """How a stop ended (docs/schemas/stop.json lists the same values)."""
 
-    project_id: str
-    service: str
-    pgid: int | None = None
-    leader: ProcessIdentity | None = None
-    cgroup: str | None = None
-    lifeline: str | None = None
-    recorded: list[ProcessIdentity] = field(default_factory=list)
-    ports: tuple[int, ...] = ()
-    stop_signal: int = signal.SIGTERM
-    stop_timeout: float = 10.0
+    NOT_RUNNING = "not_running"  # nothing of the service was found
+    EXITED = "exited"  # everything exited after the stop signal, within the stop timeout
+    KILLED = "killed"  # something had to be SIGKILLed
+    FAILED = "failed"  # something survived, or a declared port is still held
 
 
 @dataclass
@@ -56,7 +51,7 @@ class Member:
 @dataclass
 class StopReport:
     service: str
-    outcome: str = "not_running"  # not_running | exited | killed | failed
+    outcome: StopOutcome = StopOutcome.NOT_RUNNING
     signal: str = "SIGTERM"
     elapsed: float = 0.0
     members: int = 0  # how many processes the stop found
@@ -74,7 +69,7 @@ class StopReport:
         return {
             "service": self.service,
             "ok": self.ok,
-            "outcome": self.outcome,
+            "outcome": str(self.outcome),
             "signal": self.signal,
             "elapsed": round(self.elapsed, 3),
             "members": self.members,
@@ -115,7 +110,7 @@ def process_scan(newer_than: float) -> Scan:
 
 
 def find_members(
-    trace: Trace, exclude: Iterable[int] = (), scan: Scan | None = None
+    trace: RunRecord, exclude: Iterable[int] = (), scan: Scan | None = None
 ) -> dict[int, Member]:
     """Every live process of the run, found by every layer, each verified by identity.
     ``scan`` (see ``Scan``) stands in for the marker and lifeline passes over all processes."""
@@ -127,11 +122,12 @@ def find_members(
             if pid not in excluded:
                 found.setdefault(pid, set()).add(layer)
 
-    for identity in [trace.leader, *trace.recorded]:
+    for identity in [trace.leader, *trace.members]:
         if identity is not None and same_process(identity):
             add([identity.pid], "recorded")
-    if trace.cgroup:
-        add(oslayer.cgroup_procs(_path(trace.cgroup)), "cgroup")
+    cgroup = trusted_cgroup(trace)
+    if cgroup is not None:
+        add(oslayer.cgroup_procs(cgroup), "cgroup")
     markers = scan.markers if scan is not None else oslayer.scan_markers()
     add(_marker_hits(trace, markers), "marker")
     if trace.lifeline:
@@ -140,8 +136,31 @@ def find_members(
         else:
             holders = oslayer.scan_fd_holders({trace.lifeline}).get(trace.lifeline, set())
         add(holders, "lifeline")
+    # A supervisor or guard is never a member, nor are its other children: the supervisor
+    # holds the read end of every lifeline and is the parent of every leader.
+    for pid in [pid for pid in found if _has_role(pid, markers)]:
+        del found[pid]
     add(_descendants(found), "tree")
     return _verified(found, trace)
+
+
+def trusted_cgroup(trace: RunRecord) -> Path | None:
+    """The run's recorded cgroup, if it is one corral made for this project (a state file
+    could name any directory, and ``cgroup.kill`` kills whatever is inside)."""
+    if not trace.cgroup:
+        return None
+    base = oslayer.project_cgroup(trace.project_id)
+    path = _path(os.path.realpath(trace.cgroup))
+    if base is None or not path.is_relative_to(os.path.realpath(base)):
+        return None
+    return path
+
+
+def _has_role(pid: int, scanned: dict[int, dict[str, str]]) -> bool:
+    markers = scanned.get(pid)
+    if markers is None:
+        markers = oslayer.read_markers(pid) or {}
+    return marker_names.ROLE in markers
 
 
 def same_process(identity: ProcessIdentity) -> bool:
@@ -150,13 +169,11 @@ def same_process(identity: ProcessIdentity) -> bool:
     return current is not None and current.start == identity.start
 
 
-def _path(text: str):  # type: ignore[no-untyped-def]
-    from pathlib import Path
-
+def _path(text: str) -> Path:
     return Path(text)
 
 
-def _marker_hits(trace: Trace, scanned: dict[int, dict[str, str]]) -> list[int]:
+def _marker_hits(trace: RunRecord, scanned: dict[int, dict[str, str]]) -> list[int]:
     return [
         pid
         for pid, markers in scanned.items()
@@ -177,7 +194,7 @@ def _descendants(roots: Iterable[int]) -> list[int]:
     return list(seen)
 
 
-def _verified(found: dict[int, set[str]], trace: Trace) -> dict[int, Member]:
+def _verified(found: dict[int, set[str]], trace: RunRecord) -> dict[int, Member]:
     members: dict[int, Member] = {}
     for pid, layers in found.items():
         stat = oslayer.read_stat(pid)
@@ -206,7 +223,7 @@ def _alive(stat: oslayer.ProcStat) -> bool:
 
 
 async def reclaim(
-    trace: Trace,
+    trace: RunRecord,
     *,
     group_pinned: bool = False,
     exclude: Iterable[int] = (),
@@ -235,7 +252,7 @@ async def reclaim(
     members = find_members(trace, excluded, scan)
     seen.update(members)
     if seen:
-        report.outcome = "exited"
+        report.outcome = StopOutcome.EXITED
     if members:  # a scan begun after the run started that finds nobody proves nobody is left
         signalled = _signal_all(
             trace, members, trace.stop_signal, signalled, group=group_pinned and not early
@@ -245,7 +262,7 @@ async def reclaim(
             trace, excluded, seen, members, signalled, scan, deadline, poll, hurry
         )
         if members:
-            report.outcome = "killed"
+            report.outcome = StopOutcome.KILLED
             members = await _kill_rounds(trace, excluded, seen, group_pinned, scan, members)
     report.elapsed = time.monotonic() - started
     report.members = len(seen)
@@ -254,12 +271,17 @@ async def reclaim(
     report.survivors = [m.describe() for m in members.values()]
     report.ports_held = await _verify_ports(trace, excluded, seen, scan.taken)
     if not report.ok:
-        report.outcome = "failed"
+        report.outcome = StopOutcome.FAILED
     return report
 
 
 def _signal_all(
-    trace: Trace, members: dict[int, Member], sig: int, already: set[int], *, group: bool = False
+    trace: RunRecord,
+    members: dict[int, Member],
+    sig: int,
+    already: set[int],
+    *,
+    group: bool = False,
 ) -> set[int]:
     """Send ``sig`` to the members not yet signalled; returns the pids now signalled. With
     ``group`` (the caller holds the leader unreaped, so the group number is ours) the process
@@ -281,7 +303,7 @@ def _signal_all(
 
 
 async def _wait_gone(
-    trace: Trace,
+    trace: RunRecord,
     excluded: set[int],
     seen: dict[int, Member],
     members: dict[int, Member],
@@ -364,7 +386,7 @@ async def _first(event: asyncio.Event, other: asyncio.Event | None, timeout: flo
 
 
 async def _kill_rounds(
-    trace: Trace,
+    trace: RunRecord,
     excluded: set[int],
     seen: dict[int, Member],
     group_pinned: bool,
@@ -374,8 +396,9 @@ async def _kill_rounds(
     """SIGKILL everything found, re-discover, repeat until a round finds nothing (bounded).
     The first round kills ``members``, which the caller's scan has just found."""
     for round_number in range(KILL_ROUNDS):
-        if trace.cgroup:
-            oslayer.cgroup_kill(_path(trace.cgroup))
+        cgroup = trusted_cgroup(trace)
+        if cgroup is not None:
+            oslayer.cgroup_kill(cgroup)
         if round_number > 0:
             scan = process_scan(scan.taken)
             members = find_members(trace, excluded, scan)
@@ -388,7 +411,7 @@ async def _kill_rounds(
 
 
 async def _verify_ports(
-    trace: Trace, excluded: set[int], seen: dict[int, Member], settled: float
+    trace: RunRecord, excluded: set[int], seen: dict[int, Member], settled: float
 ) -> list[dict[str, Any]]:
     """Each declared port must be free; a holder that is one of ours is killed, others reported.
     The first look shares a dump of the listening sockets taken after ``settled``, the start of
@@ -423,8 +446,3 @@ def port_holders(port: int) -> list[dict[str, Any]]:
                 entry["command"] = oslayer.cmdline(pid)
             result.append(entry)
     return result
-
-
-def reclaim_sync(trace: Trace, **kwargs: Any) -> StopReport:
-    """``reclaim`` for callers without an event loop (the guard, recovering clients)."""
-    return asyncio.run(reclaim(trace, **kwargs))

@@ -15,23 +15,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from corral import oslayer
-from corral.reclaim import StopReport, Trace, reclaim
-from corral.state import ProjectState, ServiceRecord, read_state, write_state
-
-
-def trace_of(project_id: str, record: ServiceRecord) -> Trace:
-    return Trace(
-        project_id=project_id,
-        service=record.name,
-        pgid=record.pgid,
-        leader=record.leader,
-        cgroup=record.cgroup,
-        lifeline=record.lifeline,
-        recorded=list(record.members),
-        ports=tuple(record.ports),
-        stop_signal=record.stop_signal,
-        stop_timeout=record.stop_timeout,
-    )
+from corral.reclaim import StopReport, reclaim
+from corral.state import ProjectState, read_state, write_state
 
 
 async def reclaim_all(
@@ -40,16 +25,11 @@ async def reclaim_all(
     """Stop the named services (all when ``names`` is None or empty) from their records; when
     all stop, the project's cgroup goes too."""
     names = list(names or [])
-    wanted = set(names) if names else set(state.services)
-    records = [record for name, record in state.services.items() if name in wanted]
     excluded = set(exclude)
     began = time.monotonic()  # every run here is older: one scan can serve all their stops
     reports = list(
         await asyncio.gather(
-            *(
-                reclaim(trace_of(state.project_id, r), exclude=excluded, since=began)
-                for r in records
-            )
+            *(reclaim(run, exclude=excluded, since=began) for run in state.runs(names))
         )
     )
     if not names:  # an empty list means "all" as much as None does

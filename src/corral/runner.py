@@ -19,10 +19,11 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from corral import logs, markers, oslayer
 from corral.markers import LIFELINE_FD
-from corral.model import ProcessIdentity, ServiceSpec
+from corral.model import ProcessIdentity, RunRecord, ServiceSpec
 
 MAX_FD = os.sysconf("SC_OPEN_MAX")  # closerange uses close_range(2) where it exists
 
@@ -33,14 +34,11 @@ class SpawnFailed(Exception):
 
 @dataclass
 class Run:
-    service: str
-    run_id: str
-    identity: ProcessIdentity
-    pgid: int
-    cgroup: Path | None
+    """A live run: its record (what the state file keeps, shared with the service's record) and
+    what only the supervisor holds while it lives."""
+
+    record: RunRecord
     lifeline_fd: int  # read end, held by the supervisor: POLLHUP when every holder is gone
-    lifeline: str  # "pipe:[inode]", how a scan recognises holders of the write end
-    started_at: float
     log_offset: int  # where this run's output starts in the log file
     started_mono: float = field(default_factory=time.monotonic)
     handle: oslayer.ProcessHandle | None = field(default=None, repr=False)
@@ -48,8 +46,25 @@ class Run:
     exited_at: float | None = None
 
     @property
+    def identity(self) -> ProcessIdentity:
+        assert self.record.leader is not None
+        return self.record.leader
+
+    @property
     def pid(self) -> int:
         return self.identity.pid
+
+    @property
+    def pgid(self) -> int:
+        return self.record.pgid or self.pid
+
+    @property
+    def cgroup(self) -> Path | None:
+        return Path(self.record.cgroup) if self.record.cgroup else None
+
+    @property
+    def started_at(self) -> float:
+        return self.record.started_at or 0.0
 
     @property
     def leader_reaped(self) -> bool:
@@ -86,6 +101,7 @@ def spawn(
     state_dir: Path,
     cgroup: Path | None,
     gate: StartGate | None = None,
+    started_by: dict[str, Any] | None = None,
 ) -> Run:
     env = service_env(spec, base_env, project_id, run_id, str(state_dir.parent))
     argv = spec.argv
@@ -109,7 +125,18 @@ def spawn(
     finally:
         os.close(write_end)
         os.close(log_fd)
-    return _describe_run(spec, run_id, pid, cgroup, read_end, log_offset)
+    record = RunRecord(
+        project_id,
+        spec.name,
+        run_id=run_id,
+        pgid=pid,
+        cgroup=str(cgroup) if cgroup else None,
+        ports=spec.ports,
+        stop_signal=spec.stop_signal,
+        stop_timeout=spec.stop_timeout,
+        started_by=started_by,
+    )
+    return _describe_run(record, pid, read_end, log_offset)
 
 
 def _executable(program: str, env: dict[str, str], cwd: Path) -> str:
@@ -205,20 +232,11 @@ class _Child:
         os.closerange(LIFELINE_FD + 1, max(MAX_FD, LIFELINE_FD + 1))
 
 
-def _describe_run(
-    spec: ServiceSpec, run_id: str, pid: int, cgroup: Path | None, read_end: int, log_offset: int
-) -> Run:
-    identity = oslayer.identify(pid) or ProcessIdentity(pid, 0, oslayer.boot_id())
-    handle = oslayer.open_child(identity)
-    return Run(
-        service=spec.name,
-        run_id=run_id,
-        identity=identity,
-        pgid=pid,
-        cgroup=cgroup,
-        lifeline_fd=read_end,
-        lifeline=oslayer.pipe_link(read_end),
-        started_at=time.time(),
-        log_offset=log_offset,
-        handle=handle,
-    )
+def _describe_run(record: RunRecord, pid: int, read_end: int, log_offset: int) -> Run:
+    # The pidfs inode (Linux >= 6.9) makes the identity unique for the whole boot.
+    identity = oslayer.identify(pid, with_inode=True) or ProcessIdentity(pid, 0, oslayer.boot_id())
+    record.leader = identity
+    record.members = [identity]
+    record.lifeline = oslayer.pipe_link(read_end)
+    record.started_at = time.time()
+    return Run(record, read_end, log_offset, handle=oslayer.open_child(identity))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from corral import oslayer, runner, staleness
 from corral.lifecycle import State
@@ -19,7 +20,8 @@ from corral.state import ServiceRecord
 
 @dataclass
 class Service:
-    spec: ServiceSpec
+    spec: ServiceSpec  # the current run's (or the next one's, while down)
+    configured: ServiceSpec = field(init=False)  # the latest configuration adopted
     state: State = State.STOPPED
     run: runner.Run | None = None
     record: ServiceRecord = field(init=False)
@@ -32,9 +34,11 @@ class Service:
     refreshed_at: float = float("-inf")  # monotonic time its members were last recorded
     pending: bool = False  # a start request is waiting for this service's dependencies
     blocked: str | None = None  # why the last start request could not start it
+    requested_by: dict[str, Any] | None = None  # who asked for the current start
 
     def __post_init__(self) -> None:
         self.record = ServiceRecord(self.spec.name)
+        self.configured = self.spec
 
     def notify(self) -> None:
         """Wake everything waiting for this service to change state."""
@@ -50,7 +54,7 @@ def quick_members(service: Service) -> set[int]:
     pids = {run.pid, *descendants(run.pid)}
     if run.cgroup is not None:
         pids.update(oslayer.cgroup_procs(run.cgroup))
-    pids.update(m.pid for m in service.record.members if same_process(m))
+    pids.update(m.pid for m in run.record.members if same_process(m))
     return pids
 
 

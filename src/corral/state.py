@@ -14,27 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from corral.errors import UnsafeState
-from corral.model import ProcessIdentity
+from corral.model import ProcessIdentity, RunRecord
 from corral.paths import state_dir
 from corral.trust import StateDir
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: a service's run is one RunRecord
 
 
 @dataclass
 class ServiceRecord:
+    """A service as the state file keeps it: its state and history, and its last run."""
+
     name: str
     state: str = "stopped"
-    run_id: str | None = None
-    leader: ProcessIdentity | None = None
-    pgid: int | None = None
-    cgroup: str | None = None
-    lifeline: str | None = None  # "pipe:[inode]" of the run's lifeline pipe
-    members: list[ProcessIdentity] = field(default_factory=list)  # every member ever seen
-    ports: list[int] = field(default_factory=list)
-    stop_signal: int = 15
-    stop_timeout: float = 10.0
-    started_at: float | None = None
+    run: RunRecord | None = None  # the current run, or the last one (later sweeps use it)
     restarts: int = 0
     last_exit: dict[str, Any] | None = None  # {"code", "signal", "time"}
     note: str | None = None  # the latest diagnosis, e.g. why it crashed or a probe failed
@@ -42,8 +35,7 @@ class ServiceRecord:
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(vars(self))
-        data["leader"] = _plain(self.leader)
-        data["members"] = [member.to_dict() for member in self.members]
+        data["run"] = self.run.to_dict() if self.run is not None else None
         return data
 
 
@@ -83,6 +75,16 @@ class ProjectState:
             name: _service_record(item) for name, item in (data.get("services") or {}).items()
         }
         return cls(**values)
+
+    def runs(self, names: list[str] | None = None) -> list[RunRecord]:
+        """The recorded runs of the named services (all when None or empty); a service with
+        no run recorded still gets one, from which markers and ports find leftovers."""
+        wanted = set(names) if names else set(self.services)
+        return [
+            record.run or RunRecord(self.project_id, name)
+            for name, record in self.services.items()
+            if name in wanted
+        ]
 
 
 STATE_FILE = "state.json"
@@ -163,6 +165,6 @@ def _identity(data: Any) -> ProcessIdentity | None:
 
 def _service_record(data: dict[str, Any]) -> ServiceRecord:
     values = _known(ServiceRecord, data)
-    values["leader"] = _identity(values.get("leader"))
-    values["members"] = [ProcessIdentity.from_dict(item) for item in values.get("members") or []]
+    run = values.get("run")
+    values["run"] = RunRecord.from_dict(run) if isinstance(run, dict) else None
     return ServiceRecord(**values)

@@ -165,7 +165,7 @@ def test_project_settings_and_restart_limits(tmp_path: Path) -> None:
         },
     )
     project = load_project(tmp_path)
-    assert project.settings == {
+    assert project.settings.to_dict() == {
         "log_max_size": 512 * 1024,
         "log_keep": 5,
         "settle_time": 2.0,
@@ -179,4 +179,4 @@ def test_project_settings_and_restart_limits(tmp_path: Path) -> None:
 def test_tether_and_ttl_in_the_config(tmp_path: Path) -> None:
     write(tmp_path, {"corral.toml": "tether = 'auto'\nttl = '30m'\n[services.s]\ncommand='x'\n"})
     settings = load_project(tmp_path).settings
-    assert (settings["tether"], settings["ttl"]) == ("auto", 1800.0)
+    assert (settings.tether, settings.ttl) == ("auto", 1800.0)

@@ -41,7 +41,7 @@ def test_strangers_survive_every_command(corral_project) -> None:  # type: ignor
         state_file = project.root / ".corral" / "state.json"
         state = json.loads(state_file.read_text())
         fake = {"pid": planted.pid, "start": 1, "boot_id": state["boot_id"], "inode": None}
-        state["services"]["worker"]["members"].append(fake)
+        state["services"]["worker"]["run"]["members"].append(fake)
         state_file.write_text(json.dumps(state))
         for args in (
             ["status"],

@@ -150,3 +150,28 @@ def test_socket_is_private_and_the_supervisor_exits_when_idle(corral_project, ru
         "idle for 1s with nothing running"
         in (project.root / ".corral" / "supervisor.log").read_text()
     )
+
+
+@pytest.mark.timeout(90)
+def test_a_running_service_keeps_the_stop_settings_it_was_started_with(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """After stop_timeout is edited under a running service, its stop still goes by the value
+    it was started with (the state file says so too), status shows both, and a restart takes
+    the new one."""
+    import json
+
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile(), stop_timeout="4s"))
+    assert project.run("start").returncode == 0
+    project.write("corral.toml", service_toml("web", hostile(), stop_timeout="1s"))
+    assert project.run("start").returncode == 0  # adopts the edited configuration
+    status = json.loads(project.run("status", "--json").stdout)
+    changed = status["services"][0]["config_changed"]
+    assert changed == {"stop_timeout": {"running": 4.0, "configured": 1.0}}, status
+    state = json.loads((project.root / ".corral" / "state.json").read_text())
+    assert state["services"]["web"]["run"]["stop_timeout"] == 4.0
+    assert project.run("restart", "web").returncode == 0
+    status = json.loads(project.run("status", "--json").stdout)
+    assert status["services"][0]["config_changed"] is None
+    state = json.loads((project.root / ".corral" / "state.json").read_text())
+    assert state["services"]["web"]["run"]["stop_timeout"] == 1.0
+    assert project.run("stop").returncode == 0

@@ -136,9 +136,9 @@ def test_stop_never_signals_a_foreign_pid_planted_in_the_state_file(corral_proje
         state_file = project.root / ".corral" / "state.json"
         state = json.loads(state_file.read_text())
         planted = {"pid": stranger.pid, "start": 12345, "boot_id": state["boot_id"], "inode": None}
-        state["services"]["one"]["members"].append(planted)
-        state["services"]["one"]["leader"] = planted
-        state["services"]["one"]["pgid"] = stranger.pid
+        state["services"]["one"]["run"]["members"].append(planted)
+        state["services"]["one"]["run"]["leader"] = planted
+        state["services"]["one"]["run"]["pgid"] = stranger.pid
         # Kill the supervisor so that stop must work from the planted state file.
         guard = state["guard"]["pid"]
         os.kill(guard, signal.SIGKILL)

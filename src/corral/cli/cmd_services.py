@@ -47,11 +47,11 @@ def session_options(args: argparse.Namespace, project, out: Output) -> dict[str,
     from corral import tether
 
     session: dict[str, Any] = {}
-    choice = args.tether or os.environ.get("CORRAL_TETHER") or project.settings.get("tether")
+    choice = args.tether or os.environ.get("CORRAL_TETHER") or project.settings.tether
     if choice is not None:
         resolved = tether.resolve(str(choice))
         session["tether"] = resolved.to_dict() if resolved else None
-    ttl = args.ttl if args.ttl is not None else project.settings.get("ttl")
+    ttl = args.ttl if args.ttl is not None else project.settings.ttl
     if ttl is not None:
         session["ttl"] = ttl
     if choice is None and ttl is None and not out.json:

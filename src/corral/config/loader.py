@@ -18,7 +18,19 @@ from corral.config.envfiles import read_env_file
 from corral.config.procfile import ProcfileEntry, parse_procfile
 from corral.config.tomlfile import TomlSource, load_toml
 from corral.errors import ConfigError
-from corral.model import ProjectSpec, ServiceSpec
+from corral.model import (
+    DEFAULT_LOG_KEEP,
+    DEFAULT_LOG_MAX_SIZE,
+    DEFAULT_PORT_BASE,
+    DEFAULT_RESTART_LIMIT,
+    DEFAULT_RESTART_WINDOW,
+    DEFAULT_SETTLE_TIME,
+    DEFAULT_STOP_SIGNAL,
+    DEFAULT_STOP_TIMEOUT,
+    ProjectSettings,
+    ProjectSpec,
+    ServiceSpec,
+)
 from corral.paths import canonical_root, project_id
 
 T = TypeVar("T")
@@ -50,7 +62,6 @@ SERVICE_KEYS = (
     "restart_limit",
     "restart_window",
 )
-DEFAULT_PORT_BASE = 5000
 PORT_STEP = 100  # foreman's spacing of PORT between services
 
 
@@ -118,13 +129,13 @@ def load_project(
     base_env: dict[str, str] = {}
     for path in env_files:
         base_env.update(read_env_file(path, base_env, ctx.inherited))
-    settings = {
-        "log_max_size": ctx.read((), table, "log_max_size", v.as_size, 10 * 1024 * 1024),
-        "log_keep": ctx.read((), table, "log_keep", v.as_positive_int, 3),
-        "settle_time": ctx.read((), table, "settle_time", v.as_duration, 0.5),
-        "tether": ctx.read((), table, "tether", v.as_tether, None),
-        "ttl": ctx.read((), table, "ttl", v.as_duration, None),
-    }
+    settings = ProjectSettings(
+        log_max_size=ctx.read((), table, "log_max_size", v.as_size, DEFAULT_LOG_MAX_SIZE),
+        log_keep=ctx.read((), table, "log_keep", v.as_positive_int, DEFAULT_LOG_KEEP),
+        settle_time=ctx.read((), table, "settle_time", v.as_duration, DEFAULT_SETTLE_TIME),
+        tether=ctx.read((), table, "tether", v.as_tether, None),
+        ttl=ctx.read((), table, "ttl", v.as_duration, None),
+    )
     raw = _merge_services(ctx, table)
     specs = [_service(ctx, item, base_env, port_base) for item in raw]
     _check_dependencies(ctx, specs)
@@ -269,12 +280,12 @@ def _service(
         ready=read("ready", v.as_probe, None),
         depends_on=read("depends_on", v.as_str_list, ()),
         restart=read("restart", v.as_restart, v.RestartPolicy.NO),
-        stop_signal=read("stop_signal", v.as_signal, 15),
-        stop_timeout=read("stop_timeout", v.as_duration, 10.0),
+        stop_signal=read("stop_signal", v.as_signal, DEFAULT_STOP_SIGNAL),
+        stop_timeout=read("stop_timeout", v.as_duration, DEFAULT_STOP_TIMEOUT),
         watch=read("watch", v.as_str_list, ()),
         autostart=read("autostart", v.as_bool, True),
-        restart_limit=read("restart_limit", v.as_positive_int, 5),
-        restart_window=read("restart_window", v.as_duration, 60.0),
+        restart_limit=read("restart_limit", v.as_positive_int, DEFAULT_RESTART_LIMIT),
+        restart_window=read("restart_window", v.as_duration, DEFAULT_RESTART_WINDOW),
         defined_at=raw.defined_at,
     )
 

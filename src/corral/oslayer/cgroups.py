@@ -95,7 +95,14 @@ def cgroup_populated(path: Path | str) -> bool:
 
 def cgroup_kill_all(path: Path | str, fallback: Callable[[Iterable[int]], None]) -> bool:
     """SIGKILL everything in the subtree atomically (Linux >= 5.14); otherwise kill each member
-    through ``fallback``. True when ``cgroup.kill`` was used."""
+    through ``fallback``. True when ``cgroup.kill`` was used.
+
+    ``cgroup.kill`` kills whatever is inside, whoever owns it: a cgroup that holds a process of
+    another user gets ``fallback`` (which signals only our own processes) instead."""
+    procs = cgroup_procs(path)
+    if any(_owner(pid) not in (os.getuid(), None) for pid in procs):
+        fallback(procs)
+        return False
     try:
         fd = os.open(os.path.join(path, "cgroup.kill"), os.O_WRONLY)
     except FileNotFoundError:
@@ -110,6 +117,13 @@ def cgroup_kill_all(path: Path | str, fallback: Callable[[Iterable[int]], None])
     finally:
         os.close(fd)
     return True
+
+
+def _owner(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None  # gone already
 
 
 def cgroup_wait_empty(path: Path | str, timeout: float) -> bool:
