@@ -45,6 +45,7 @@ def start(
     session: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``session`` may carry "tether" (a dict, or None to clear) and "ttl" (seconds, 0 clears)."""
+    from corral.agents import starter
     from corral.launch import ensure_supervisor
 
     sock = ensure_supervisor(project, config_file)
@@ -55,6 +56,7 @@ def start(
         env=dict(os.environ),
         timeout=timeout,
         wait=wait,
+        started_by=starter(),
         **(session or {}),
     )
     return client.call(sock, message, timeout + MARGIN)
@@ -63,10 +65,13 @@ def start(
 def restart(
     project: ProjectSpec, config_file: Path | None, services: list[str] | None, timeout: float
 ) -> dict[str, Any]:
+    from corral.agents import starter
     from corral.launch import ensure_supervisor
 
     sock = ensure_supervisor(project, config_file)
-    message = _request(project, "restart", services, env=dict(os.environ), timeout=timeout)
+    message = _request(
+        project, "restart", services, env=dict(os.environ), timeout=timeout, started_by=starter()
+    )
     return client.call(sock, message, timeout + stop_bound(project) + MARGIN)
 
 

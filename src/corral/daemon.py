@@ -254,10 +254,7 @@ class Supervisor:
         if message.get("watch"):
             self.engine.auto_restart.update(self.engine.resolve(names, with_dependencies=True))
         self.ensure_watcher()
-        started_by = message.get("started_by")
-        result = await self.engine.start(
-            names, _timeout(message), wait, started_by if isinstance(started_by, dict) else None
-        )
+        result = await self.engine.start(names, _timeout(message), wait, self._starter(message))
         if "corral.config" not in sys.modules:  # the next fast start loads the configuration
             asyncio.get_running_loop().call_later(PRELOAD_DELAY, _preload_config)
         return result
@@ -278,8 +275,33 @@ class Supervisor:
         self._adopt(message)
         names = message.get("services") or None
         reports = await self.engine.stop(names)
-        started = await self.engine.start(names, _timeout(message))
+        started = await self.engine.start(names, _timeout(message), True, self._starter(message))
         return {"reports": [r.to_dict() for r in reports], **started}
+
+    def _starter(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """Who asked for this start (the client says), and whether what it starts is tied to
+        a tether or a lease (we know): what an agent session's end may stop."""
+        given = message.get("started_by")
+        if not isinstance(given, dict):
+            return None
+        return {
+            **{key: given.get(key) for key in ("agent", "session", "user")},
+            "tethered": self.engine.state.tether is not None,
+            "leased": bool(self.engine.state.lease),
+            "time": time.time(),
+        }
+
+    async def op_event(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A client's entry in the event stream (the agent session-end hook's report): written
+        here because the stream has one writer while a supervisor lives."""
+        from corral.events import CLIENT_KINDS
+
+        kind = message.get("kind")
+        data = message.get("data")
+        if kind not in CLIENT_KINDS or not isinstance(data, dict):
+            raise UsageError(f"no client event of kind {kind!r}")
+        event = self.engine.events.emit(str(kind), None, **data)
+        return {"cursor": event["cursor"]}
 
     async def op_hurry(self, message: dict[str, Any]) -> dict[str, Any]:
         """Stops in progress SIGKILL now instead of waiting out their grace."""

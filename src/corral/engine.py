@@ -207,7 +207,8 @@ class Engine:
         for name in started:
             self.services[name].pending = True
             self.services[name].blocked = None
-            self.services[name].requested_by = started_by
+            if started_by is not None:  # a restart for a change keeps who started it
+                self.services[name].requested_by = started_by
         for name in started:
             self.background(self._start_one(self.services[name]))
         failed = None

@@ -35,7 +35,9 @@ KINDS = (
     "stale_detected",
     "orphans_cleaned",
     "restart_for_change",
+    "agent_session_ended",
 )
+CLIENT_KINDS = ("agent_session_ended",)  # kinds a client may ask the supervisor to write
 
 
 def events_path(state_dir: Path) -> Path:

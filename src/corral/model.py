@@ -89,6 +89,7 @@ class ProjectSettings:
     settle_time: float = DEFAULT_SETTLE_TIME
     tether: str | None = None  # "auto", "none" or a pid, as written
     ttl: float | None = None
+    agent_allow: tuple[str, ...] = ()  # [agent] allow: commands the agent guard lets through
 
     def to_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -65,6 +65,8 @@ def _start(root: str, want_json: bool) -> int | None:
         return None
     if (sys.stdout.isatty() and not want_json) or os.environ.get("CORRAL_TETHER"):
         return None
+    from corral.agents import starter
+
     timeout = protocol.DEFAULT_START_TIMEOUT
     reply = _ask(
         root,
@@ -74,6 +76,7 @@ def _start(root: str, want_json: bool) -> int | None:
         load=True,
         timeout=timeout,
         env=dict(os.environ),
+        started_by=starter(),
     )
     if reply is None:
         return None

@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_events(commands)
     _add_run(commands)
     _add_mcp(commands)
+    _add_agent(commands)
     _add_up(commands)
     _add_completion(commands)
     return parser
@@ -419,6 +420,42 @@ def _add_mcp(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "Register it with: claude mcp add corral -- corral mcp",
     )
     command.set_defaults(handler="cmd_mcp:run_mcp")
+
+
+def _add_agent(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "agent",
+        help="set up coding agents to use corral (hooks, CLAUDE.md, AGENTS.md)",
+        description="Put corral into a coding agent's lifecycle: 'setup' writes Claude Code "
+        "hooks into .claude/settings.json and a marked corral section into CLAUDE.md and "
+        "AGENTS.md (merging, never clobbering); 'remove' takes exactly that out again; 'hook' "
+        "is what the agent runs (JSON on stdin, answers within a second, never blocks).",
+    )
+    actions = command.add_subparsers(title="actions", metavar="ACTION")
+    for name, handler, text in (
+        ("setup", "cmd_agent:run_setup", "write the hooks and the instructions"),
+        ("remove", "cmd_agent:run_remove", "take out what setup wrote"),
+    ):
+        action = actions.add_parser(name, parents=[_common()], help=text, description=text)
+        action.add_argument(
+            "target",
+            nargs="?",
+            default="all",
+            choices=("claude", "agents-md", "all"),
+            help="claude: .claude/settings.json and CLAUDE.md; agents-md: AGENTS.md; "
+            "all (default): both",
+        )
+        action.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+        action.set_defaults(handler=handler)
+    hook = actions.add_parser(
+        "hook",
+        parents=[_common(json_output=False)],
+        help="run an agent hook (reads the agent's JSON on stdin)",
+        description="Run by the agent, not by you: reads the hook's JSON input on stdin, "
+        "prints the documented JSON answer (if any) and always exits 0 within about a second.",
+    )
+    hook.add_argument("hook", choices=("session-start", "session-end", "pre-tool-use"))
+    hook.set_defaults(handler="cmd_agent:run_hook")
 
 
 def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

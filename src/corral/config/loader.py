@@ -45,6 +45,7 @@ PROJECT_KEYS = (
     "settle_time",
     "tether",
     "ttl",
+    "agent",
 )
 SERVICE_KEYS = (
     "command",
@@ -135,6 +136,7 @@ def load_project(
         settle_time=ctx.read((), table, "settle_time", v.as_duration, DEFAULT_SETTLE_TIME),
         tether=ctx.read((), table, "tether", v.as_tether, None),
         ttl=ctx.read((), table, "ttl", v.as_duration, None),
+        agent_allow=ctx.read((), table, "agent", v.as_agent_allow, ()),
     )
     raw = _merge_services(ctx, table)
     specs = [_service(ctx, item, base_env, port_base) for item in raw]

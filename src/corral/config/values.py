@@ -87,6 +87,16 @@ def as_str_list(value: object, *, allow_single: bool = False) -> tuple[str, ...]
     return tuple(value)
 
 
+def as_agent_allow(value: object) -> tuple[str, ...]:
+    """The ``[agent]`` table: ``allow``, shell commands (globs) the agent guard lets through."""
+    if not isinstance(value, dict):
+        raise ValueError(
+            f'expected a table such as {{allow = ["npm run dev"]}}, got {describe(value)}'
+        )
+    check_keys(value, ("allow",))
+    return as_str_list(value.get("allow", []))
+
+
 def as_command(value: object) -> str | tuple[str, ...]:
     if isinstance(value, str):
         if not value.strip():
