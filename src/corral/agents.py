@@ -30,5 +30,14 @@ def starter() -> dict[str, str | None]:
     return {
         "agent": agent_environment(),
         "session": os.environ.get(SESSION_VARIABLE) or None,
-        "user": os.environ.get("USER") or os.environ.get("LOGNAME") or None,
+        "user": os.environ.get("USER") or os.environ.get("LOGNAME") or _login(),
     }
+
+
+def _login() -> str | None:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return None

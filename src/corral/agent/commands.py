@@ -161,8 +161,8 @@ def _check(text: str, targets: Sequence[Target], depth: int) -> Denial | None:
                 return found
     return (
         _follow_log(segments)
-        or _kill_by_port(segments, targets)
-        or _kill_by_name(segments, targets)
+        or _kill_by_port(text, segments, targets)
+        or _kill_by_name(text, segments, targets)
         or _direct_start(text, segments, targets)
     )
 
@@ -384,7 +384,7 @@ def _has_kill(segments: list[list[str]]) -> bool:
     return False
 
 
-def _kill_by_port(segments: list[list[str]], targets: Sequence[Target]) -> Denial | None:
+def _kill_by_port(text: str, segments: list[list[str]], targets: Sequence[Target]) -> Denial | None:
     killing = _has_kill(segments)
     for segment in segments:
         words = _strip_wrappers(segment)
@@ -402,7 +402,7 @@ def _kill_by_port(segments: list[list[str]], targets: Sequence[Target]) -> Denia
         for port in ports:
             target = _owner_of(port, targets)
             if target is not None:
-                return Denial("kill_by_port", target.name, _kill_reason(words, target, port))
+                return Denial("kill_by_port", target.name, _kill_reason(text, target, port))
     return None
 
 
@@ -417,7 +417,7 @@ def _owner_of(port: int, targets: Sequence[Target]) -> Target | None:
     return next((t for t in targets if port in t.ports), None)
 
 
-def _kill_by_name(segments: list[list[str]], targets: Sequence[Target]) -> Denial | None:
+def _kill_by_name(text: str, segments: list[list[str]], targets: Sequence[Target]) -> Denial | None:
     killing = _has_kill(segments)
     for segment in segments:
         words = _strip_wrappers(segment)
@@ -435,7 +435,7 @@ def _kill_by_name(segments: list[list[str]], targets: Sequence[Target]) -> Denia
             continue
         if found is not None:
             reason = (
-                f"`{_shorten(' '.join(words))}` kills by name, which reaches service "
+                f"`{_shorten(text)}` kills by name, which reaches service "
                 f"'{found.name}' of this project (and anything else that matches). Use `corral "
                 f"stop {found.name}` (every process it started, with proof; `corral stop` for "
                 "all). For a process corral did not start, `corral port PORT` names it and "
@@ -552,9 +552,9 @@ def _follow_log(segments: list[list[str]]) -> Denial | None:
 # ---- helpers -----------------------------------------------------------------------------
 
 
-def _kill_reason(words: list[str], target: Target, port: int) -> str:
+def _kill_reason(text: str, target: Target, port: int) -> str:
     return (
-        f"`{_shorten(' '.join(words))}` kills whatever holds port {port}, which is service "
+        f"`{_shorten(text)}` kills whatever holds port {port}, which is service "
         f"'{target.name}' of this project. Use `corral stop {target.name}` (stops every process "
         f"it started and checks the port is free) or `corral free {port}`; a process corral did "
         f"not start: `corral port {port}` names it, `corral free {port} --force` stops it."

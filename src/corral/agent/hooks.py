@@ -88,7 +88,10 @@ def read_payload(stdin: IO[str]) -> dict[str, Any]:
     text = stdin.read(MAX_INPUT)
     if not text.strip():
         return {}
-    payload = json.loads(text)
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise CorralError("the hook input is not JSON") from None
     if not isinstance(payload, dict):
         raise CorralError("the hook input is not a JSON object")
     return payload
