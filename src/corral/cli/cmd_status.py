@@ -48,6 +48,9 @@ def print_status(result: dict[str, Any], out: Output) -> int:
     for service in result["services"]:
         if service.get("note"):
             out.line(f"  {service['name']}: {service['note']}")
+        starter = _starter(service.get("started_by")) if service.get("pid") else None
+        if starter:
+            out.line(f"  {service['name']}: {starter}")
         stale = service.get("stale")
         if stale:
             moved = "; git HEAD moved" if stale["head_moved"] else ""
@@ -91,6 +94,18 @@ def _session(result: dict[str, Any]) -> str:
             f"lease {_duration(lease['ttl'])}, expires in {_duration(lease['expires_in'])}"
         )
     return ", ".join(parts) or "untethered: services run until 'corral stop'"
+
+
+def _starter(started_by: dict[str, Any] | None) -> str | None:
+    """ "started by agent session ... (AGENT) 46m ago, tethered", for starts an agent made."""
+    if not started_by or not (started_by.get("agent") or started_by.get("session")):
+        return None
+    who = f"agent session {started_by['session']}" if started_by.get("session") else "an agent"
+    agent = f" ({started_by['agent']})" if started_by.get("agent") else ""
+    when = started_by.get("time")
+    ago = f" {_duration(time.time() - when)} ago" if isinstance(when, int | float) else ""
+    tie = "tethered" if started_by.get("tethered") else "leased" if started_by.get("leased") else ""
+    return f"started by {who}{agent}{ago}, {tie or 'untethered'}"
 
 
 def _row(service: dict[str, Any], out: Output) -> list[str]:
