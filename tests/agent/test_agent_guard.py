@@ -179,3 +179,19 @@ def test_unreadable_input_fails_open(project: ProjectDir) -> None:
     )
     assert (result.returncode, result.stdout) == (0, "")
     assert result.stderr == "corral: pre-tool-use hook: the hook input is not JSON\n"
+
+
+def test_the_allow_list_is_read_from_the_agent_table_and_checked(tmp_path: Path) -> None:
+    from corral.config import load_project
+    from corral.errors import ConfigError
+
+    (tmp_path / "corral.toml").write_text(
+        'name = "x"\n[agent]\nallow = ["npm run dev*"]\n[services.web]\ncommand = "npm run dev"\n'
+    )
+    assert load_project(tmp_path).settings["agent_allow"] == ["npm run dev*"]
+    (tmp_path / "corral.toml").write_text(
+        '[agent]\nalow = ["x"]\n[services.web]\ncommand = "npm run dev"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_project(tmp_path)
+    assert "corral.toml:2" in caught.value.message and caught.value.hint == "did you mean 'allow'?"
