@@ -20,6 +20,10 @@ COMMANDS = {"status": "status", "ps": "status", "start": "start", "stop": "stop"
 
 
 def fast_command(argv: list[str]) -> int | None:
+    if len(argv) == 3 and argv[:2] == ["agent", "hook"]:  # run before every agent shell command
+        from corral.agent.hooks import HANDLERS, run
+
+        return run(argv[2], sys.stdin, sys.stdout, sys.stderr) if argv[2] in HANDLERS else None
     parsed = _parse(argv)
     if parsed is None:
         return None
