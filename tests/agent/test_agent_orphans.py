@@ -115,6 +115,9 @@ def test_session_end_stops_what_the_session_started_tethered_and_nothing_else(
         assert now["b"]["started_by"]["tethered"] is True
         assert now["a"]["started_by"]["session"] is None
         assert now["a"]["started_by"]["tethered"] is False
+        human = project.run("status").stdout
+        assert "  b: started by agent session sess-one (CLAUDECODE) " in human
+        assert "ago, tethered" in human and "  a: started by" not in human
 
         other = run_hook(project, "session-end", end_payload(project.root, "someone-else"))
         assert (other.returncode, other.stdout, other.stderr) == (0, "", "")
