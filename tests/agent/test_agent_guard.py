@@ -110,6 +110,12 @@ def bash_payload(root: Path, command: str, **extra: object) -> dict:  # type: ig
     }
 
 
+@pytest.fixture(autouse=True)
+def patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORRAL_HOOK_BUDGET", "20")  # the bound is a safety net, not tested here
+    monkeypatch.delenv("CLAUDE_PROJECT_DIR", raising=False)
+
+
 @pytest.fixture
 def project(corral_project) -> ProjectDir:  # type: ignore[no-untyped-def]
     made = corral_project({"corral.toml": CONFIG})

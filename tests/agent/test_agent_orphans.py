@@ -45,6 +45,7 @@ GIT = {
 def no_outer_session(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CORRAL_AGENT_SESSION", "CLAUDE_PROJECT_DIR", "CLAUDE_ENV_FILE", "CLAUDECODE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CORRAL_HOOK_BUDGET", "20")  # a safety net, not what is tested here
 
 
 def project_with_two(corral_project) -> ProjectDir:  # type: ignore[no-untyped-def]

@@ -34,7 +34,7 @@ from typing import IO, Any
 from corral.agents import SESSION_VARIABLE
 from corral.errors import CorralError, ProjectNotFound
 
-BUDGET = 0.9  # seconds for a whole hook, reading stdin included
+BUDGET = 0.9  # seconds for a whole hook, reading stdin included (CORRAL_HOOK_BUDGET overrides)
 MAX_INPUT = 1024 * 1024
 
 
@@ -59,12 +59,13 @@ def deadline(seconds: float) -> Iterator[None]:
 def run(name: str, stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
     """Run hook ``name``; always 0 (a denial is in the JSON on stdout)."""
     handler = HANDLERS[name]
+    budget = _budget()
     try:
-        with deadline(BUDGET):
-            payload = read_payload(stdin)
+        with deadline(budget):
+            payload = read_payload(stdin, budget)
             output, note = handler(payload, os.environ)
     except OutOfTime:
-        output, note = None, f"no answer within {BUDGET + 0.1:g}s; going on without corral"
+        output, note = None, f"no answer within {budget + 0.1:g}s; going on without corral"
     except ProjectNotFound:
         output, note = None, None  # not a corral project: nothing to say
     except CorralError as exc:
@@ -79,12 +80,20 @@ def run(name: str, stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
     return 0
 
 
-def read_payload(stdin: IO[str]) -> dict[str, Any]:
+def _budget() -> float:
+    try:
+        value = float(os.environ.get("CORRAL_HOOK_BUDGET", BUDGET))
+    except ValueError:
+        return BUDGET
+    return value if value > 0 else BUDGET
+
+
+def read_payload(stdin: IO[str], budget: float = BUDGET) -> dict[str, Any]:
     """The agent's JSON on stdin; {} from a terminal (nobody will type it) or an empty stdin."""
     if stdin.isatty():
         return {}
     with contextlib.suppress(OSError, ValueError):
-        select.select([stdin], [], [], BUDGET)  # the deadline would end a wait that long
+        select.select([stdin], [], [], budget)  # the deadline would end a wait that long
     text = stdin.read(MAX_INPUT)
     if not text.strip():
         return {}
