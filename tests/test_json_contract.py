@@ -28,6 +28,7 @@ def run_json(project, *args: str, code: int = 0) -> dict:  # type: ignore[no-unt
 def test_every_schema_is_valid_json_schema() -> None:
     names = sorted(path.stem for path in SCHEMAS.glob("*.json"))
     assert names == [
+        "agent",
         "config",
         "doctor",
         "error",

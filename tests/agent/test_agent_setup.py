@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from harness import ProjectDir, service_toml
+from test_json_contract import check
 
 EXISTING_SETTINGS = """{
     "permissions": {
@@ -126,12 +127,16 @@ def test_setup_in_a_bare_project_creates_and_remove_deletes(corral_project) -> N
     project = corral_project({"Procfile": "web: python -m http.server $PORT\n"})
     before = snapshot(project.root)
     document = json.loads(ok(project.run("agent", "setup", "--json")))
+    check("agent", document)
     assert {f["path"]: f["action"] for f in document["files"]} == {
         ".claude/settings.json": "created",
         "CLAUDE.md": "created",
         "AGENTS.md": "created",
     }
     assert json.loads((project.root / ".claude/settings.json").read_text())["hooks"]
+    removed = json.loads(ok(project.run("agent", "remove", "--json", "--dry-run")))
+    check("agent", removed)
+    assert {f["action"] for f in removed["files"]} == {"removed"}
     ok(project.run("agent", "remove"))
     assert snapshot(project.root) == before
     assert not (project.root / ".claude").exists()
