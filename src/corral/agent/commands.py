@@ -93,6 +93,8 @@ PKILL_OPTION_ARGS = {
     "--nslist",
 }
 KILLALL_OPTION_ARGS = {"-s", "--signal", "-u", "--user", "-o", "--older-than", "-y"}
+LEADING_KEYWORDS = {"then", "else", "elif", "do", "!", "{", "if", "while", "until"}
+CLOSING_KEYWORDS = {"done", "fi", "esac", "}", "then", "do", "else"}
 MAX_DEPTH = 3  # sh -c "sh -c '...'": how deep nested shell strings are read
 
 
@@ -119,8 +121,7 @@ def targets_of(project: object) -> list[Target]:
     targets = []
     for spec in getattr(project, "services", ()):
         command = spec.command
-        words = _segments(command)[-1:] if isinstance(command, str) else [list(command)]
-        main = words[0] if words else []
+        main = _main_segment(command) if isinstance(command, str) else list(command)
         stripped = _strip_wrappers(main)
         normalised = _normalise(main)
         programs = set()
@@ -206,6 +207,16 @@ def _segments(text: str) -> list[list[str]]:
     return cleaned
 
 
+def _main_segment(command: str) -> list[str]:
+    """The simple command a service's shell command line ends in (``cd web && exec npm run
+    dev``: npm run dev; ``while true; do node x.js; done``: node x.js): what runs it."""
+    for segment in reversed(_segments(command)):
+        words = _strip_wrappers(segment)
+        if words and words[0] not in CLOSING_KEYWORDS:
+            return segment
+    return []
+
+
 def _shell_string(segment: list[str]) -> str | None:
     """The command string of ``sh -c '...'`` (after wrappers), else None."""
     words = _strip_wrappers(segment)
@@ -220,7 +231,7 @@ def _strip_wrappers(words: Sequence[str]) -> list[str]:
     while index < len(words):
         word = words[index]
         name = os.path.basename(word)
-        if ASSIGNMENT.match(word) or name in WRAPPERS:
+        if ASSIGNMENT.match(word) or name in WRAPPERS or word in LEADING_KEYWORDS:
             index += 1
         elif name in WRAPPERS_WITH_OPTIONS:
             index += 1
