@@ -194,7 +194,7 @@ def test_the_allow_list_is_read_from_the_agent_table_and_checked(tmp_path: Path)
     (tmp_path / "corral.toml").write_text(
         'name = "x"\n[agent]\nallow = ["npm run dev*"]\n[services.web]\ncommand = "npm run dev"\n'
     )
-    assert load_project(tmp_path).settings["agent_allow"] == ["npm run dev*"]
+    assert load_project(tmp_path).settings.agent_allow == ("npm run dev*",)
     (tmp_path / "corral.toml").write_text(
         '[agent]\nalow = ["x"]\n[services.web]\ncommand = "npm run dev"\n'
     )

@@ -171,7 +171,7 @@ def test_project_settings_and_restart_limits(tmp_path: Path) -> None:
         "settle_time": 2.0,
         "tether": None,
         "ttl": None,
-        "agent_allow": [],
+        "agent_allow": (),
     }
     service = project.service("s")
     assert (service.restart_limit, service.restart_window) == (2, 300.0)
