@@ -200,3 +200,31 @@ def test_a_new_session_learns_what_an_untethered_start_left_and_that_it_is_stale
     assert "left running by a supervisor that died: `corral stop b` stops it" in orphan
     assert project.run("stop").returncode == 0
     assert dead(project, "b")
+
+
+@pytest.mark.timeout(90)
+def test_a_restart_for_a_file_change_keeps_who_started_the_service(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("app.py", "x = 1\n")
+    project.write(
+        "corral.toml",
+        service_toml("web", hostile("--pidfile", str(project.root / "pids.web")), watch=["*.py"]),
+    )
+    agent = Agent(project, "sess-watch", "--tether auto")
+    try:
+        wait_until(lambda: len(pids_of(project, "web")) == 1, message="web")
+        project.write("app.py", "x = 2\n")
+        wait_until(
+            lambda: (
+                any(e["kind"] == "restart_for_change" for e in events(project))
+                and services(project)["web"]["state"] == "ready"
+                and len(pids_of(project, "web")) == 2
+            ),
+            timeout=30,
+            message="the restart for the change",
+        )
+        started_by = services(project)["web"]["started_by"]
+        assert (started_by["session"], started_by["tethered"]) == ("sess-watch", True)
+    finally:
+        agent.kill()
+    wait_until(lambda: dead(project, "web"), timeout=15, message="the tether to stop web")
