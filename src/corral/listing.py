@@ -42,9 +42,31 @@ def projects() -> list[dict[str, Any]]:
                 "orphans": sorted(pids) if not alive else [],
                 "ports": ports,
                 "stale_socket": socket.exists() and not alive,
+                "started_by": _started_by(root, project_id, set(services)),
             }
         )
     return result
+
+
+def _started_by(root: str | None, project_id: str, names: set[str]) -> dict[str, Any]:
+    """service -> who started its run (the state file's record), for the services found."""
+    from corral import oslayer
+    from corral.errors import UnsafeState
+    from corral.state import read_state
+
+    if not root:
+        return {}
+    try:
+        state = read_state(Path(root), oslayer.boot_id(), project_id)
+    except UnsafeState:
+        return {}
+    if state is None:
+        return {}
+    return {
+        name: record.run.started_by
+        for name, record in state.services.items()
+        if name in names and record.run is not None and record.run.started_by
+    }
 
 
 def _root_from(processes: dict[int, dict[str, str]]) -> str | None:

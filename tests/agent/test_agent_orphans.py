@@ -119,6 +119,14 @@ def test_session_end_stops_what_the_session_started_tethered_and_nothing_else(
         human = project.run("status").stdout
         assert "  b: started by agent session sess-one (CLAUDECODE) " in human
         assert "ago, tethered" in human and "  a: started by" not in human
+        listed = json.loads(project.run("ls", "--json").stdout)["projects"]
+        ours = next(p for p in listed if p["id"] == project.id)  # other tests' projects too
+        assert ours["started_by"]["b"]["session"] == "sess-one"
+        assert ours["started_by"]["a"]["session"] is None
+        lines = project.run("ls").stdout.split(str(project.root), 1)[1].splitlines()
+        assert "(started by agent session sess-one (CLAUDECODE) " in next(
+            x for x in lines if x.startswith("    b: pid")
+        )
 
         other = run_hook(project, "session-end", end_payload(project.root, "someone-else"))
         assert (other.returncode, other.stdout, other.stderr) == (0, "", "")

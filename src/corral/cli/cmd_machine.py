@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from corral.cli.cmd_status import starter_line
 from corral.cli.render import Output
 from corral.errors import ExitCode, UsageError
 
@@ -25,7 +26,9 @@ def run_ls(args: argparse.Namespace, out: Output) -> int:
             + f"  {supervisor}"
         )
         for service, pids in sorted(item["services"].items()):
-            out.line(f"    {service}: pid {', '.join(str(p) for p in pids)}")
+            starter = starter_line(item.get("started_by", {}).get(service))
+            who = f" ({starter})" if starter else ""
+            out.line(f"    {service}: pid {', '.join(str(p) for p in pids)}{who}")
         if item["orphans"]:
             out.line(
                 out.paint(

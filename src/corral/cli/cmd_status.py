@@ -48,7 +48,7 @@ def print_status(result: dict[str, Any], out: Output) -> int:
     for service in result["services"]:
         if service.get("note"):
             out.line(f"  {service['name']}: {service['note']}")
-        starter = _starter(service.get("started_by")) if service.get("pid") else None
+        starter = starter_line(service.get("started_by")) if service.get("pid") else None
         if starter:
             out.line(f"  {service['name']}: {starter}")
         stale = service.get("stale")
@@ -96,7 +96,7 @@ def _session(result: dict[str, Any]) -> str:
     return ", ".join(parts) or "untethered: services run until 'corral stop'"
 
 
-def _starter(started_by: dict[str, Any] | None) -> str | None:
+def starter_line(started_by: dict[str, Any] | None) -> str | None:
     """ "started by agent session ... (AGENT) 46m ago, tethered", for starts an agent made."""
     if not started_by or not (started_by.get("agent") or started_by.get("session")):
         return None
