@@ -236,3 +236,32 @@ def test_a_restart_for_a_file_change_keeps_who_started_the_service(corral_projec
     finally:
         agent.kill()
     wait_until(lambda: dead(project, "web"), timeout=15, message="the tether to stop web")
+
+
+@pytest.mark.timeout(90)
+def test_a_slow_stop_outlasts_the_hook_and_finishes_in_the_supervisor(
+    corral_project,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CORRAL_HOOK_BUDGET", "2")  # the stop takes 3 s at least
+    project = corral_project()
+    pidfile = project.root / "pids.web"
+    project.write(
+        "corral.toml",
+        service_toml(
+            "web", hostile("--ignore-signals", "--pidfile", str(pidfile)), stop_timeout="3s"
+        ),
+    )
+    agent = Agent(project, "sess-slow", "--tether auto")
+    try:
+        wait_until(lambda: len(pids_of(project, "web")) == 1, message="web")
+        result = run_hook(project, "session-end", end_payload(project.root, "sess-slow"))
+        assert (result.returncode, result.stdout) == (0, "")
+        assert (
+            result.stderr == "corral: session-end hook: stopping web; the supervisor finishes it\n"
+        )
+        wait_until(lambda: dead(project, "web"), timeout=20, message="the stop to finish")
+        stopped = [e for e in events(project) if e["kind"] == "stopped"]
+        assert stopped and stopped[-1]["outcome"] == "killed"
+    finally:
+        agent.kill()
