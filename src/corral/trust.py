@@ -33,40 +33,40 @@ def ensure_private_dir(path: Path, *, purpose: str, parents: bool = False) -> No
 
 
 def check_dir(path: Path | str, info: os.stat_result, purpose: str) -> None:
-    uid = os.getuid()
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise UnsafeState(
             f"{path} ({purpose}) is not a directory but a "
             f"{'symbolic link' if stat.S_ISLNK(info.st_mode) else 'file'}",
             hint=f"remove it and try again: rm {path}",
         )
-    if info.st_uid != uid:
-        raise UnsafeState(
-            f"{path} ({purpose}) belongs to uid {info.st_uid}, not to you (uid {uid}): "
-            "corral does not use state another user controls",
-            hint=f"run corral as its owner, or remove it (as its owner or root): rm -r {path}",
-        )
-    if info.st_mode & 0o022:
-        raise UnsafeState(
-            f"{path} ({purpose}) is writable by group or others (mode "
-            f"{stat.S_IMODE(info.st_mode):o})",
-            hint=f"chmod go-w {path}",
-        )
+    _check_owner(
+        f"{path} ({purpose})",
+        path,
+        info,
+        "corral does not use state another user controls",
+        "rm -r",
+    )
 
 
 def check_file(path: Path | str, info: os.stat_result) -> None:
-    uid = os.getuid()
     if not stat.S_ISREG(info.st_mode):
         raise UnsafeState(f"{path} is not a regular file", hint=f"remove it: rm {path}")
+    _check_owner(
+        str(path), path, info, "corral does not act on a state file another user wrote", "rm"
+    )
+
+
+def _check_owner(what: str, path: Path | str, info: os.stat_result, why: str, remove: str) -> None:
+    """Ours, and not writable by group or others: or ``UnsafeState`` naming the fix."""
+    uid = os.getuid()
     if info.st_uid != uid:
         raise UnsafeState(
-            f"{path} belongs to uid {info.st_uid}, not to you (uid {uid}): corral does not act "
-            "on a state file another user wrote",
-            hint=f"run corral as its owner, or remove it (as its owner or root): rm {path}",
+            f"{what} belongs to uid {info.st_uid}, not to you (uid {uid}): {why}",
+            hint=f"run corral as its owner, or remove it (as its owner or root): {remove} {path}",
         )
     if info.st_mode & 0o022:
         raise UnsafeState(
-            f"{path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):o})",
+            f"{what} is writable by group or others (mode {stat.S_IMODE(info.st_mode):o})",
             hint=f"chmod go-w {path}",
         )
 
