@@ -9,7 +9,7 @@ from typing import Any
 from corral import client, oslayer
 from corral import markers as marker_names
 from corral.locks import supervisor_alive
-from corral.model import ProjectSpec
+from corral.model import ProcessIdentity, ProjectSpec
 from corral.paths import socket_path, state_dir
 from corral.state import read_state, state_path
 
@@ -79,6 +79,15 @@ def _supervisor(project: ProjectSpec, problems: list[dict[str, str]]) -> dict[st
             )
     if not alive and sock.exists():
         _problem(problems, f"stale socket {sock} (no supervisor)", "corral stop")
+    guard = state.guard if state else None
+    if alive and guard is not None and not _still_there(guard):
+        _problem(
+            problems,
+            f"the guard (pid {guard.pid}) is gone: if the supervisor dies now, nothing stops "
+            "what it started",
+            "corral stop, then corral start (a new supervisor brings its own guard)",
+        )
+    _check_writable(project, problems)
     ended = state.ended if state else None
     if not alive and ended and ended.get("by") == "guard":
         _problem(
@@ -87,6 +96,27 @@ def _supervisor(project: ProjectSpec, problems: list[dict[str, str]]) -> dict[st
             "corral start",
         )
     return info
+
+
+def _still_there(identity: ProcessIdentity) -> bool:
+    current = oslayer.identify(identity.pid)
+    stat = oslayer.read_stat(identity.pid)
+    alive = stat is not None and stat.state not in ("Z", "X")  # a zombie is gone, not reaped
+    return alive and current is not None and current.start == identity.start
+
+
+def _check_writable(project: ProjectSpec, problems: list[dict[str, str]]) -> None:
+    """A read-only checkout or state directory: the next start cannot even write its state."""
+    import os
+
+    directory = state_dir(project.root)
+    target = directory if directory.exists() else project.root
+    if not os.access(target, os.W_OK):
+        _problem(
+            problems,
+            f"{target} is not writable: corral cannot keep its state there",
+            "make it writable, or run corral from a writable checkout",
+        )
 
 
 def _service(

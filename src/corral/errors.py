@@ -64,6 +64,12 @@ class UnsafeState(UsageError):
     code = "unsafe_state"
 
 
+class StateUnwritable(UsageError):
+    """corral cannot create or write its state (read-only filesystem, permissions, full disk)."""
+
+    code = "state_unwritable"
+
+
 class ConfigError(UsageError):
     """A problem in a configuration file, located as precisely as the format allows."""
 

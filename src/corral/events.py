@@ -51,6 +51,8 @@ class EventLog:
         self.cursor = last_cursor(state_dir)
 
     def emit(self, kind: str, service: str | None = None, **data: Any) -> dict[str, Any]:
+        if kind not in KINDS:  # readers (and docs/json.md) know only these
+            raise ValueError(f"unknown event kind {kind!r}")
         self.cursor += 1
         event = {
             "cursor": self.cursor,
@@ -115,11 +117,23 @@ def _all(state_dir: Path) -> Iterator[dict[str, Any]]:
             with open(candidate, "rb") as handle:
                 for raw in handle:
                     try:
-                        yield json.loads(raw)
+                        event = json.loads(raw)
                     except ValueError:
                         continue  # a torn line from a crash: skip it
+                    if _well_formed(event):
+                        yield event  # anything else was not written by corral: skip it
         except OSError:
             continue
+
+
+def _well_formed(event: object) -> bool:
+    return (
+        isinstance(event, dict)
+        and type(event.get("cursor")) is int
+        and isinstance(event.get("kind"), str)
+        and isinstance(event.get("time"), int | float)
+        and isinstance(event.get("service"), str | None)
+    )
 
 
 def follow(

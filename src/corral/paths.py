@@ -76,7 +76,24 @@ def runtime_directory() -> str:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and len(xdg) < SOCKET_DIR_LIMIT and os.path.isdir(xdg):
         return os.path.join(xdg, "corral")
-    return os.path.join("/tmp", f"corral-{os.getuid()}")
+    shared = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"corral-{os.getuid()}")
+    if not _planted(shared):
+        return shared
+    # Another user made our directory in the shared /tmp first (we cannot remove it there):
+    # fall back to one under our home, which nobody else can create for us.
+    home = os.path.join(os.path.expanduser("~"), ".cache", "corral", "run")
+    return home if len(home) < SOCKET_DIR_LIMIT else shared
+
+
+def _planted(path: str) -> bool:
+    """Whether ``path`` exists but is not a directory of ours (one lstat, on the hot path)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    import stat
+
+    return not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
 
 
 def socket_file(project_id: str) -> str:

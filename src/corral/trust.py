@@ -19,7 +19,7 @@ import os
 import stat
 from pathlib import Path
 
-from corral.errors import UnsafeState
+from corral.errors import StateUnwritable, UnsafeState
 
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
@@ -27,9 +27,28 @@ FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
 
 def ensure_private_dir(path: Path, *, purpose: str, parents: bool = False) -> None:
     """Create ``path`` 0700 if it is missing; refuse it if it is not ours and private."""
-    with contextlib.suppress(FileExistsError):
+    try:
         path.mkdir(mode=0o700, parents=parents)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise unwritable(path, purpose, exc) from None
     check_dir(path, os.lstat(path), purpose)
+
+
+def unwritable(path: Path | str, purpose: str, exc: OSError) -> StateUnwritable:
+    """The one-line error for state corral cannot write, with the fix for the usual causes."""
+    import errno
+
+    fixes = {
+        errno.EROFS: "the filesystem is read-only: run corral from a writable checkout",
+        errno.EACCES: f"make {Path(path).parent} writable for you",
+        errno.EPERM: f"make {Path(path).parent} writable for you",
+        errno.ENOSPC: "the disk is full: free some space",
+        errno.EDQUOT: "your disk quota is used up: free some space",
+    }
+    hint = fixes.get(exc.errno or 0, "check the directory's permissions and free space")
+    return StateUnwritable(f"cannot write {path} ({purpose}): {exc.strerror}", hint=hint)
 
 
 def check_dir(path: Path | str, info: os.stat_result, purpose: str) -> None:

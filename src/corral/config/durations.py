@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+# The longest duration any setting accepts: longer ones overflow the event loop's timers and
+# mean "never" in practice, which is better said by leaving the setting out.
+MAX_DURATION = 30 * 24 * 3600.0
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h))+")
@@ -30,4 +34,6 @@ def parse_duration(value: object) -> float:
             )
     if seconds < 0 or seconds != seconds or seconds == float("inf"):
         raise ValueError(f"duration must be a finite number of seconds >= 0, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"duration {value!r} is longer than the maximum of 30 days ('720h')")
     return seconds

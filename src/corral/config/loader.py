@@ -135,7 +135,7 @@ def load_project(
         log_keep=ctx.read((), table, "log_keep", v.as_positive_int, DEFAULT_LOG_KEEP),
         settle_time=ctx.read((), table, "settle_time", v.as_duration, DEFAULT_SETTLE_TIME),
         tether=ctx.read((), table, "tether", v.as_tether, None),
-        ttl=ctx.read((), table, "ttl", v.as_duration, None),
+        ttl=ctx.read((), table, "ttl", v.as_positive_duration, None),
         agent_allow=ctx.read((), table, "agent", v.as_agent_allow, ()),
     )
     raw = _merge_services(ctx, table)
@@ -226,6 +226,7 @@ def _merge_services(ctx: _Context, table: dict[str, object]) -> list[_RawService
         path = _relative(ctx.source.path, ctx.root)
         where = f"{path}:{line}" if line else path
         raw.append(_RawService(service_name, len(raw), command, options, where))
+    _check_case_clashes(ctx, raw)
     if not raw:
         raise ConfigError(
             ctx.found.files[0],
@@ -233,6 +234,20 @@ def _merge_services(ctx: _Context, table: dict[str, object]) -> list[_RawService
             hint="add 'name: command' lines or [services.NAME] tables",
         )
     return raw
+
+
+def _check_case_clashes(ctx: _Context, raw: list[_RawService]) -> None:
+    """``Web`` and ``web`` are one service to a person typing, and one log file on a
+    case-insensitive filesystem (macOS): refuse them."""
+    seen: dict[str, str] = {}
+    for service in raw:
+        other = seen.setdefault(service.name.lower(), service.name)
+        if other != service.name:
+            raise ctx._error(
+                ("services", service.name),
+                f"service {service.name!r} differs from {other!r} only in case",
+                "rename one of them",
+            )
 
 
 def _relative(path: Path | None, root: Path) -> str:
@@ -361,6 +376,13 @@ def _check_ports(ctx: _Context, specs: list[ServiceSpec]) -> None:
             owner[port] = spec.name
     for spec in specs:
         port = int(spec.env["PORT"])
+        if not spec.ports and port > 65535:
+            raise ctx._error(
+                ("services", spec.name),
+                f"port_base gives {spec.name!r} PORT {port}, beyond the last port (65535)",
+                "lower port_base, or give the service a port",
+                at=("port_base",),
+            )
         if not spec.ports and port in owner:
             raise ctx._error(
                 ("services", spec.name),

@@ -66,6 +66,11 @@ def load_toml(path: Path, *, pyproject: bool = False) -> TomlSource | None:
         line = int(position.group(1)) if position else None
         reason = _DECODE_POSITION.sub("", message)
         raise ConfigError(path, f"invalid TOML: {reason}", line=line) from None
+    except RecursionError:
+        # tomllib recurses once per nesting level; thousands of levels exhaust the stack.
+        raise ConfigError(
+            path, "invalid TOML: arrays or tables nested too deeply", hint="flatten the value"
+        ) from None
     if not pyproject:
         return TomlSource(path, document, (), text)
     tool = document.get("tool")

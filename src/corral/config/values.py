@@ -52,10 +52,22 @@ def as_bool(value: object) -> bool:
     return value
 
 
+MAX_NAME = 64
+
+
 def as_name(value: object) -> str:
     text = as_str(value)
+    if len(text) > MAX_NAME:
+        raise ValueError(f"service name {text[:20]!r}... is longer than {MAX_NAME} characters")
     if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
         raise ValueError(f"{text!r} is not a valid service name (letters, digits, _ and -)")
+    return text
+
+
+def _no_nul(text: str, what: str) -> str:
+    # execve cannot pass a NUL byte: the command would fail at every start, not at load.
+    if "\0" in text:
+        raise ValueError(f"{what} contains a NUL byte")
     return text
 
 
@@ -101,11 +113,11 @@ def as_command(value: object) -> str | tuple[str, ...]:
     if isinstance(value, str):
         if not value.strip():
             raise ValueError("the command is empty")
-        return value
+        return _no_nul(value, "the command")
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
         if not value[0]:
             raise ValueError("the program (first item of the command list) is empty")
-        return tuple(value)
+        return tuple(_no_nul(item, "the command") for item in value)
     raise ValueError(
         f"expected a string (run by /bin/sh -c) or a non-empty list of strings (exec'd), "
         f"got {describe(value)}"
@@ -122,7 +134,7 @@ def as_env(value: object) -> dict[str, str]:
         if isinstance(item, bool):
             env[key] = "true" if item else "false"
         elif isinstance(item, int | float | str):
-            env[key] = str(item)
+            env[key] = _no_nul(str(item), f"the value of {key}")
         else:
             raise ValueError(f"{key}: expected a string or number, got {describe(item)}")
     return env
@@ -130,6 +142,14 @@ def as_env(value: object) -> dict[str, str]:
 
 def as_duration(value: object) -> float:
     return parse_duration(value)
+
+
+def as_positive_duration(value: object) -> float:
+    """A duration where 0 would silently mean something else (``ttl = "0s"`` is not "none")."""
+    seconds = parse_duration(value)
+    if seconds == 0:
+        raise ValueError("must be more than 0 (leave the setting out for none)")
+    return seconds
 
 
 _SIZE_UNITS = {

@@ -1,0 +1,114 @@
+"""Bad state around a project (issue: trust nothing on disk, items 16 and 19): a read-only
+checkout, a runtime directory planted by another user, a foreign line in the event log and a
+killed guard each end in one line with the fix (or a safe fallback), never a traceback, and
+``doctor`` names them instead of saying "no problems found"."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import ProjectDir, hostile, pid_alive, service_toml, wait_until
+
+ROOT_ONLY = pytest.mark.skipif(os.getuid() != 0, reason="needs root (a bind mount, a chown)")
+
+
+@contextlib.contextmanager
+def read_only_view(directory: Path, mountpoint: Path) -> Iterator[Path]:
+    """``directory`` seen through a read-only bind mount (root ignores mode bits)."""
+    mountpoint.mkdir()
+    subprocess.run(["mount", "--bind", str(directory), str(mountpoint)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(mountpoint)], check=True)
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+@ROOT_ONLY
+@pytest.mark.timeout(60)
+def test_a_read_only_checkout_is_one_line_with_the_fix(corral_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    source: ProjectDir = corral_project()
+    source.write("corral.toml", service_toml("web", hostile()))
+    with read_only_view(source.root, tmp_path / "ro") as view:
+        project = ProjectDir(view, source.id)
+        result = project.run("start", "--json")
+        assert result.returncode == 2, result.stdout + result.stderr
+        error = json.loads(result.stdout)["error"]
+        assert error["code"] == "state_unwritable"
+        assert "Read-only file system" in error["message"] and "read-only" in error["hint"]
+        doctor = project.run("doctor")
+        assert "not writable" in doctor.stdout and "no problems found" not in doctor.stdout
+
+
+@ROOT_ONLY
+@pytest.mark.timeout(60)
+def test_a_runtime_directory_planted_by_another_user_is_avoided(
+    corral_project,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another local user can create /tmp/corral-UID first; corral falls back to a directory
+    under the caller's home that nobody else can create."""
+    shared_tmp = Path("/tmp") / f"ct-{os.getpid()}"  # short: socket paths have a length limit
+    shared_tmp.mkdir(mode=0o1777)
+    home = Path("/tmp") / f"ch-{os.getpid()}"
+    home.mkdir(mode=0o700)
+    try:
+        planted = shared_tmp / f"corral-{os.getuid()}"
+        planted.mkdir()
+        os.chown(planted, 65534, 65534)
+        monkeypatch.delenv("CORRAL_RUNTIME_DIR")
+        monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+        env = {"TMPDIR": str(shared_tmp), "HOME": str(home)}
+        project: ProjectDir = corral_project()
+        project.write("corral.toml", service_toml("web", hostile()))
+        started = project.run("start", env=env)
+        assert started.returncode == 0, started.stderr
+        assert (home / ".cache" / "corral" / "run" / f"{project.id}.sock").exists()
+        assert not any(planted.iterdir()), "corral wrote into another user's directory"
+        status = json.loads(project.run("status", "--json", env=env).stdout)
+        assert status["source"] == "supervisor"
+        assert project.run("stop", env=env).returncode == 0
+    finally:
+        shutil.rmtree(shared_tmp, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.timeout(60)
+def test_a_foreign_line_in_the_event_log_is_skipped(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project: ProjectDir = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()))
+    assert project.run("start").returncode == 0
+    with open(project.root / ".corral" / "events.jsonl", "a") as log:
+        log.write('[1, 2, 3]\n"text"\n{"cursor": "9", "kind": 5}\n{"cursor": 10**9}\n')
+    result = project.run("events", "--json")
+    assert result.returncode == 0, result.stderr
+    kinds = [event["kind"] for event in json.loads(result.stdout)["events"]]
+    assert "ready" in kinds and all(isinstance(kind, str) for kind in kinds)
+    assert project.run("events").returncode == 0
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_doctor_names_a_killed_guard(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project: ProjectDir = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()))
+    assert project.run("start").returncode == 0
+    guard = json.loads((project.root / ".corral" / "state.json").read_text())["guard"]["pid"]
+    assert "no problems found" in project.run("doctor").stdout
+    os.kill(guard, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(guard), message="guard gone")
+    doctor = project.run("doctor")
+    assert f"the guard (pid {guard}) is gone" in doctor.stdout, doctor.stdout
+    assert project.run("stop").returncode == 0
