@@ -30,7 +30,8 @@ def read_only_view(directory: Path, mountpoint: Path) -> Iterator[Path]:
         subprocess.run(["mount", "-o", "remount,bind,ro", str(mountpoint)], check=True)
         yield mountpoint
     finally:
-        subprocess.run(["umount", str(mountpoint)], check=True)
+        if subprocess.run(["umount", str(mountpoint)]).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(mountpoint)], check=True)
 
 
 @ROOT_ONLY
