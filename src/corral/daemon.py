@@ -379,6 +379,8 @@ def _reload(root: Path, env: dict[str, str] | None) -> ProjectSpec:
     project = load_project(root, None, env)
     if project.settings.tether is not None or project.settings.ttl is not None:
         raise Declined("the configuration sets a tether or a ttl: send the resolved project")
+    if project.warnings:  # the client's full path shows them
+        raise Declined("the configuration has warnings: send the resolved project")
     log_line("configuration loaded for a client's start")
     return project
 

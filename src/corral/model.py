@@ -110,6 +110,7 @@ class ProjectSpec:
     env_files: tuple[Path, ...] = ()
     port_base: int = DEFAULT_PORT_BASE
     settings: ProjectSettings = field(default_factory=ProjectSettings)
+    warnings: tuple[str, ...] = ()  # what the loader could not honour, each one line
 
     def service(self, name: str) -> ServiceSpec:
         for spec in self.services:

@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 STATE_DIR_NAME = ".corral"
 # What makes a directory a project root, in discovery order (corral.config.discover says how
 # they combine). A pyproject.toml counts when it has a [tool.corral] table.
-CONFIG_NAMES = ("corral.toml", "Procfile.dev", "Procfile")
+CONFIG_NAMES = (
+    "corral.toml",
+    "Procfile.dev",
+    "Procfile",
+    "process-compose.yaml",
+    "process-compose.yml",
+)
 PYPROJECT = "pyproject.toml"
 GITIGNORE = b"# corral's runtime state: logs, state file. Never commit it.\n*\n"
 SOCKET_DIR_LIMIT = 60  # longer runtime directories would push socket paths past ~104 bytes

@@ -84,4 +84,7 @@ def load_project_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from corral.config import load_project
 
     file = Path(args.file) if getattr(args, "file", None) else None
-    return load_project(Path(args.directory), file)
+    project = load_project(Path(args.directory), file)
+    for warning in project.warnings:
+        print(f"corral: warning: {warning}", file=sys.stderr)
+    return project

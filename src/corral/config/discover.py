@@ -2,8 +2,9 @@
 
 Order, from the start directory upward, stopping at the first directory that has any of:
 ``corral.toml``, ``pyproject.toml`` with a ``[tool.corral]`` table, ``Procfile.dev``,
-``Procfile``. In that directory the TOML file (``corral.toml`` or ``[tool.corral]``) and the
-Procfile (``Procfile.dev`` before ``Procfile``) are read together.
+``Procfile``, and last ``process-compose.yaml`` / ``.yml``. In that directory the TOML file
+(``corral.toml`` or ``[tool.corral]``) and the Procfile (``Procfile.dev`` before ``Procfile``) are
+read together; a process-compose file is read only where neither is there, and alone.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from corral.config.compose import find_compose
 from corral.config.tomlfile import has_corral_table
 from corral.errors import ConfigError, ProjectNotFound
 
@@ -22,10 +24,12 @@ class Discovered:
     root: Path
     toml: Path | None  # corral.toml or pyproject.toml
     procfile: Path | None
+    compose: Path | None = None  # process-compose.yaml: only when the other two are None
 
     @property
     def files(self) -> tuple[Path, ...]:
-        return tuple(path for path in (self.procfile, self.toml) if path is not None)
+        found = (self.procfile, self.toml, self.compose)
+        return tuple(path for path in found if path is not None)
 
 
 def discover(start: Path, explicit_file: Path | None = None) -> Discovered:
@@ -39,9 +43,10 @@ def discover(start: Path, explicit_file: Path | None = None) -> Discovered:
         if found is not None:
             return found
     raise ProjectNotFound(
-        f"no corral.toml, pyproject.toml [tool.corral], Procfile.dev or Procfile in {start} "
+        f"no corral.toml, pyproject.toml [tool.corral], Procfile.dev, Procfile or "
+        f"process-compose.yaml in {start} "
         "or any parent directory",
-        hint="create one there, or pass -C DIR or -f FILE",
+        hint="run 'corral init' there, or pass -C DIR or -f FILE",
     )
 
 
@@ -51,7 +56,8 @@ def _in_directory(directory: Path) -> Discovered | None:
         (directory / name for name in PROCFILE_NAMES if (directory / name).is_file()), None
     )
     if toml is None and procfile is None:
-        return None
+        compose = find_compose(directory)
+        return None if compose is None else Discovered(directory, None, None, compose)
     return Discovered(directory, toml, procfile)
 
 
@@ -74,6 +80,8 @@ def _from_file(start: Path, explicit_file: Path) -> Discovered:
     path = (start / explicit_file).resolve()
     if not path.is_file():
         raise ProjectNotFound(f"{path}: no such file", hint="check the -f argument")
+    if path.suffix in (".yaml", ".yml"):
+        return Discovered(path.parent, None, None, path)
     if path.suffix != ".toml":
         return Discovered(path.parent, None, path)
     if path.name == "pyproject.toml" and not has_corral_table(path):

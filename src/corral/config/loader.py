@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from corral.config import values as v
+from corral.config.compose import ComposeSource, load_compose
 from corral.config.discover import Discovered, discover
 from corral.config.envfiles import read_env_file
 from corral.config.procfile import ProcfileEntry, parse_procfile
@@ -79,7 +80,7 @@ class _RawService:
 class _Context:
     found: Discovered
     root: Path
-    source: TomlSource | None
+    source: TomlSource | ComposeSource | None
     inherited: Mapping[str, str] | None = None
     procfile: list[ProcfileEntry] = field(default_factory=list)
 
@@ -151,10 +152,18 @@ def load_project(
         env_files=tuple(env_files),
         port_base=port_base,
         settings=settings,
+        warnings=_warnings(ctx.source),
     )
 
 
-def _load_source(found: Discovered) -> TomlSource | None:
+def _warnings(source: TomlSource | ComposeSource | None) -> tuple[str, ...]:
+    warning = source.warning() if isinstance(source, ComposeSource) else None
+    return (warning,) if warning else ()
+
+
+def _load_source(found: Discovered) -> TomlSource | ComposeSource | None:
+    if found.compose is not None:
+        return load_compose(found.compose)
     if found.toml is None:
         return None
     return load_toml(found.toml, pyproject=found.toml.name == "pyproject.toml")
