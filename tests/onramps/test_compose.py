@@ -115,7 +115,7 @@ processes:
     )
     db, cache, app = load_project(tmp_path).services
     assert db.ready is not None and db.ready.kind is ProbeKind.LOG
-    assert db.ready.target == r"is\ ready\ \(1/2\)"  # a literal line, not a regex
+    assert db.ready.target == r"is ready \(1/2\)"  # a literal line, not a regex
     assert (db.stop_signal, db.stop_timeout) == (signal.SIGINT, 3.0)
     assert cache.ready is not None and (cache.ready.kind, cache.ready.target) == (
         ProbeKind.CMD,

@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mcp(commands)
     _add_agent(commands)
     _add_up(commands)
+    _add_init(commands)
+    _add_export(commands)
     _add_completion(commands)
     return parser
 
@@ -456,6 +458,51 @@ def _add_agent(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     hook.add_argument("hook", choices=("session-start", "session-end", "pre-tool-use"))
     hook.set_defaults(handler="cmd_agent:run_hook")
+
+
+def _add_init(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "init",
+        help="draft a commented corral.toml from what the project already has",
+        description="Look at the project (-C DIR, default here): Procfile.dev/Procfile, a Rails "
+        "bin/dev, package.json dev/start scripts and workspaces, Django's manage.py, "
+        "process-compose.yaml, docker compose services (as commented suggestions), and write a "
+        "corral.toml whose every guess (ports, probes) says where it came from. Never "
+        "overwrites a configuration without --force; the result is loaded before it is kept.",
+    )
+    command.add_argument(
+        "-C", dest="directory", metavar="DIR", default=argparse.SUPPRESS, help="the project"
+    )
+    command.add_argument("--dry-run", action="store_true", help="print the draft, write nothing")
+    command.add_argument("--force", action="store_true", help="replace an existing configuration")
+    command.add_argument(
+        "--pyproject", action="store_true", help="write [tool.corral] into pyproject.toml"
+    )
+    command.set_defaults(handler="cmd_init:run_init")
+
+
+EXPORT_FORMATS = ("systemd", "launchd", "supervisord", "procfile", "compose")
+
+
+def _add_export(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "export",
+        parents=[_common(json_output=False)],
+        help="write the services for systemd, launchd, supervisord, a Procfile or compose",
+        description="Write the resolved configuration for another process manager, into DIR "
+        "(default: ./corral-export-FORMAT): systemd user units and a target, launchd plists, "
+        "one supervisord config, a Procfile with its .env, or a compose file running each "
+        "command in --image. For moving a project to a server or containers: corral itself is "
+        "for one machine's development services.",
+    )
+    command.add_argument(
+        "format", choices=EXPORT_FORMATS, metavar="FORMAT", help=", ".join(EXPORT_FORMATS)
+    )
+    command.add_argument("dir", nargs="?", metavar="DIR", help="where to write the files")
+    command.add_argument(
+        "--image", metavar="IMAGE", help="compose: the image each service runs in (required)"
+    )
+    command.set_defaults(handler="cmd_export:run_export")
 
 
 def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -335,7 +335,7 @@ class _Translator:
         elif log_line is not None:
             if not isinstance(log_line, str) or not log_line:
                 self.fail((*keys, "ready_log_line"), "expected the text of a log line")
-            table["ready"] = {"log": re.escape(str(log_line))}
+            table["ready"] = {"log": _literal_pattern(str(log_line))}
             self.note(("services", name, "ready"), (*keys, "ready_log_line"))
 
     def readiness(
@@ -425,6 +425,7 @@ class _Translator:
                 table["restart_limit"] = limit + 1  # corral counts exits, the first included
                 table["restart_window"] = _WHOLE_DAY
                 self.note(("services", name, "restart_limit"), (*keys, "max_restarts"))
+                self.note(("services", name, "restart_window"), (*keys, "max_restarts"))
 
     def shutdown(
         self, table: dict[str, object], value: object, keys: tuple[str, ...], name: str
@@ -438,7 +439,7 @@ class _Translator:
             if key not in ("signal", "timeout_seconds"):
                 self.cannot((*keys, str(key)))  # command, parent_only
         if "signal" in value:
-            table["stop_signal"] = value["signal"]
+            table["stop_signal"] = _signal_name(value["signal"])
             self.note(("services", name, "stop_signal"), (*keys, "signal"))
         if "timeout_seconds" in value:
             table["stop_timeout"] = value["timeout_seconds"]
@@ -493,6 +494,23 @@ class _Translator:
         for service in self.replicas.get(dependency, [dependency]):
             if service in self.services:
                 self.services[service]["oneshot"] = True
+
+
+def _literal_pattern(text: str) -> str:
+    """A regex matching ``text`` as written (spaces left readable, unlike ``re.escape``)."""
+    return re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", text)
+
+
+def _signal_name(value: object) -> object:
+    """``2`` -> ``"SIGINT"``: process-compose writes numbers, corral's readers prefer names."""
+    import signal
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return signal.Signals(value).name
+        except ValueError:
+            return value  # the validator says it is not a signal
+    return value
 
 
 def _extension(key: object) -> bool:
