@@ -490,10 +490,10 @@ def _add_export(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         parents=[_common(json_output=False)],
         help="write the services for systemd, launchd, supervisord, a Procfile or compose",
         description="Write the resolved configuration for another process manager, into DIR "
-        "(default: ./corral-export-FORMAT): systemd user units and a target, launchd plists, "
-        "one supervisord config, a Procfile with its .env, or a compose file running each "
-        "command in --image. For moving a project to a server or containers: corral itself is "
-        "for one machine's development services.",
+        "(default: corral-export/FORMAT in the project): systemd user units and a target, "
+        "launchd plists, one supervisord config, a Procfile with its .env, or a compose file "
+        "running each command in --image. For moving a project to a server or containers: "
+        "corral itself is for one machine's development services.",
     )
     command.add_argument(
         "format", choices=EXPORT_FORMATS, metavar="FORMAT", help=", ".join(EXPORT_FORMATS)
