@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from corral.config import load_project
@@ -17,6 +18,7 @@ from corral.model import ProbeKind, RestartPolicy
 from harness import free_port, hostile, port_free
 
 PY = sys.executable
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def http_server(port: int) -> str:
@@ -187,6 +189,10 @@ processes:
     ):
         assert key in warnings[0]
     assert "x-defaults" not in warnings[0] and "version" not in warnings[0]
+    document = json.loads(project.run("config", "--json").stdout)
+    schema = json.loads((ROOT / "docs" / "schemas" / "config.json").read_text())
+    jsonschema.validate(document, schema)
+    assert document["warnings"] == [warnings[0].removeprefix("corral: warning: ")]
     loaded = load_project(project.root)
     assert loaded.service("worker").restart is RestartPolicy.ON_FAILURE  # from the anchor
 

@@ -35,6 +35,7 @@ def config_document(project: ProjectSpec, show_secrets: bool = False) -> dict[st
             "env_files": [str(path) for path in project.env_files],
         },
         "services": [_service_document(spec, show_secrets) for spec in project.services],
+        "warnings": list(project.warnings),
     }
 
 

@@ -492,8 +492,18 @@ class _Translator:
             self.cannot(keys)
             return
         for service in self.replicas.get(dependency, [dependency]):
-            if service in self.services:
-                self.services[service]["oneshot"] = True
+            table = self.services.get(service)
+            if table is None:
+                continue  # an unknown name: the loader's dependency check reports it
+            table["oneshot"] = True
+            # A process that runs to completion is done when it exits 0: a readiness probe or
+            # restarting it always cannot apply (corral would refuse them on a oneshot).
+            origin = ("processes", dependency)
+            if table.pop("ready", None) is not None:
+                self.cannot((*origin, "readiness_probe"))
+            if table.get("restart") == "always":
+                del table["restart"]
+                self.cannot((*origin, "availability", "restart"))
 
 
 def _literal_pattern(text: str) -> str:
