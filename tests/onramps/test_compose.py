@@ -225,6 +225,10 @@ processes:
             "process-compose.yaml:5: processes.web.shutdown.signal: 99 is not a signal number",
         ),
         ("version: '0.5'\n", "process-compose.yaml: processes: expected a mapping"),
+        (
+            "processes:\n  web:\n    working_dir: .\n",
+            'process-compose.yaml:2: processes.web: has no command (add command: "...")',
+        ),
     ],
 )
 def test_mistakes_name_the_process_compose_key_and_line(

@@ -177,7 +177,7 @@ def test_compose_file_parses_with_documented_keys(corral_project, short_dir: Pat
         assert (short_dir / service["env_file"][0]).is_file(), name
         for dependency, condition in service.get("depends_on", {}).items():
             assert dependency in document["services"]
-            assert condition["condition"] in ("service_started", "service_healthy")
+            assert condition["condition"] in ("service_started", "service_completed_successfully")
     assert document["services"]["api"]["ports"] == ["127.0.0.1:8710:8710"]
     assert document["services"]["api"]["volumes"] == [f"{project.root}:/app"]
 

@@ -279,6 +279,8 @@ class _Translator:
         elif "command" in settings:
             table["command"] = settings["command"]
             self.note(("services", name, "command"), (*keys, "command"))
+        else:
+            self.fail(keys, "has no command", 'add command: "..."')
 
     def simple(
         self,

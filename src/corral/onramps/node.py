@@ -82,8 +82,11 @@ def workspace_dirs(root: Path, patterns: list[str]) -> list[Path]:
 
 
 def detect_node(root: Path, draft: Draft) -> None:
+    if not (root / "package.json").is_file():
+        return
     package = read_package(root / "package.json")
     if package is None:
+        draft.notes.append("package.json is not a valid JSON object: its scripts were not read")
         return
     manager, why = package_manager(root)
     workspaces = workspace_dirs(root, workspace_patterns(root, package))

@@ -46,3 +46,8 @@ def env_file_text(env: dict[str, str]) -> str:
 
 def env_file_name(project: ProjectSpec, spec: ServiceSpec) -> str:
     return f"{slug(project.name)}-{slug(spec.name)}.env"
+
+
+def is_oneshot(spec: ServiceSpec) -> bool:
+    """A service that runs to completion (a release or migrate step), where the model has them."""
+    return bool(getattr(spec, "oneshot", False))

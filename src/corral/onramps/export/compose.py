@@ -17,7 +17,13 @@ import os
 from corral.errors import UsageError
 from corral.model import ProjectSpec, RestartPolicy, ServiceSpec, format_duration
 from corral.onramps.export import Exported, Options
-from corral.onramps.export.common import env_file_name, env_file_text, header, signal_name
+from corral.onramps.export.common import (
+    env_file_name,
+    env_file_text,
+    header,
+    is_oneshot,
+    signal_name,
+)
 
 MOUNT = "/app"
 _RESTART = {
@@ -66,7 +72,9 @@ def _service(project: ProjectSpec, spec: ServiceSpec, image: str, env_name: str)
     if spec.depends_on:
         lines.append("    depends_on:")
         for name in spec.depends_on:
-            lines += [f"      {_q(name)}:", '        condition: "service_started"']
+            done = is_oneshot(project.service(name))
+            condition = "service_completed_successfully" if done else "service_started"
+            lines += [f"      {_q(name)}:", f"        condition: {_q(condition)}"]
     if not spec.autostart:
         lines.append('    profiles: ["manual"]  # not started by a plain `docker compose up`')
     return lines

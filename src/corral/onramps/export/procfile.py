@@ -7,6 +7,7 @@ place for it. Dependencies and probes have no Procfile form.
 
 from __future__ import annotations
 
+import os
 import shlex
 
 from corral.model import ProjectSpec, ServiceSpec
@@ -42,7 +43,7 @@ def _line(project: ProjectSpec, spec: ServiceSpec, shared: dict[str, str]) -> st
     assignments = " ".join(f"{key}={shlex.quote(own[key])}" for key in sorted(own))
     command = spec.command if isinstance(spec.command, str) else shlex.join(spec.command)
     if spec.cwd != project.root:
-        command = f"cd {shlex.quote(str(spec.cwd.relative_to(project.root)))} && {command}"
+        command = f"cd {shlex.quote(os.path.relpath(spec.cwd, project.root))} && {command}"
     if assignments:
         # Assignments before `cd a && b` would only reach `cd`: export them for the line.
         prefix = "export " if " && " in command or ";" in command else ""

@@ -11,7 +11,7 @@ import shlex
 
 from corral.model import ProjectSpec, RestartPolicy, ServiceSpec
 from corral.onramps.export import Exported, Options
-from corral.onramps.export.common import header, signal_name, slug
+from corral.onramps.export.common import header, is_oneshot, signal_name, slug
 
 _AUTORESTART = {
     RestartPolicy.NO: "false",
@@ -53,6 +53,7 @@ def _program(spec: ServiceSpec, priority: int, base) -> str:  # type: ignore[no-
         f"startretries={spec.restart_limit}",
         f"stopsignal={signal_name(spec.stop_signal).removeprefix('SIG')}",
         f"stopwaitsecs={max(1, round(spec.stop_timeout))}",
+        *(["startsecs=0", "exitcodes=0"] if is_oneshot(spec) else []),  # done at exit 0
         "stopasgroup=true",
         "killasgroup=true",
         "redirect_stderr=true",

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from corral.model import ProjectSpec, RestartPolicy, ServiceSpec, format_duration
 from corral.onramps.export import Exported, Options
-from corral.onramps.export.common import env_file_name, env_file_text, header, signal_name, slug
+from corral.onramps.export.common import (
+    env_file_name,
+    env_file_text,
+    header,
+    is_oneshot,
+    signal_name,
+    slug,
+)
 
 _RESTART = {
     RestartPolicy.NO: "no",
@@ -50,7 +57,8 @@ def _unit(project: ProjectSpec, spec: ServiceSpec, options: Options, env_name: s
         f"StartLimitBurst={spec.restart_limit}",
         "",
         "[Service]",
-        "Type=simple",
+        # A oneshot is done when it exits 0, and stays "active" so that Requires= holds.
+        *(["Type=oneshot", "RemainAfterExit=yes"] if is_oneshot(spec) else ["Type=simple"]),
         f"WorkingDirectory={spec.cwd}",
         f"EnvironmentFile={options.directory / env_name}",
         f"ExecStart={_exec_line(spec.argv)}",
