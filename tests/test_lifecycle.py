@@ -33,6 +33,8 @@ ROWS = [
     (State.BACKOFF, Event.START, State.STARTING, (Action.CANCEL_RESTART, Action.SPAWN)),
     (State.STOPPED, Event.STOP, State.STOPPED, ()),
     (State.EXITED, Event.STOP, State.EXITED, ()),
+    (State.COMPLETED, Event.START, State.STARTING, (Action.SPAWN,)),
+    (State.COMPLETED, Event.STOP, State.STOPPED, ()),
 ]
 
 
@@ -61,6 +63,15 @@ def test_invalid_events_are_refused(state: State, event: Event) -> None:
 @pytest.mark.parametrize("state", sorted(ALIVE))
 def test_exit_without_restart_policy_is_exited(state: State) -> None:
     assert decide(state, Event.EXIT, failed=True) == Decision(State.EXITED)
+
+
+def test_a_oneshot_completes_on_exit_0_and_fails_by_its_policy_otherwise() -> None:
+    rules = RestartRules(RestartPolicy.ON_FAILURE, oneshot=True)
+    assert decide(State.STARTING, Event.EXIT, rules, failed=False).state is State.COMPLETED
+    assert decide(State.STARTING, Event.EXIT, rules, failed=True).state is State.BACKOFF
+    assert decide(State.STARTING, Event.EXIT, RestartRules(oneshot=True), failed=True).state is (
+        State.EXITED
+    )
 
 
 def test_on_failure_restarts_only_failures() -> None:

@@ -234,7 +234,7 @@ def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]
 def _offline_state_name(recorded: str, alive_members: bool, supervisor_alive: bool) -> str:
     if alive_members:
         return recorded if supervisor_alive else "orphaned"
-    return recorded if recorded in ("exited", "crashed") else "stopped"
+    return recorded if recorded in ("exited", "crashed", "completed") else "stopped"
 
 
 def wait(project: ProjectSpec, services: list[str] | None, timeout: float) -> dict[str, Any]:

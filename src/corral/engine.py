@@ -18,7 +18,7 @@ from typing import Any
 
 from corral import events, logs, oslayer, ports, runner, staleness, status
 from corral.errors import CorralError, check_services
-from corral.lifecycle import ALIVE, DOWN, Action, Event, RestartRules, State, decide
+from corral.lifecycle import ALIVE, DOWN, SATISFIED, Action, Event, RestartRules, State, decide
 from corral.model import ProcessIdentity, ProjectSpec, RunRecord, ServiceSpec
 from corral.readiness import Readiness
 from corral.reclaim import StopReport, find_members, reclaim
@@ -166,7 +166,10 @@ class Engine:
 
     def _rules(self, spec: ServiceSpec) -> RestartRules:
         return RestartRules(
-            policy=spec.restart, limit=spec.restart_limit, window=spec.restart_window
+            policy=spec.restart,
+            limit=spec.restart_limit,
+            window=spec.restart_window,
+            oneshot=spec.oneshot,
         )
 
     def _act(self, service: Service, action: Action, delay: float) -> None:
@@ -202,7 +205,8 @@ class Engine:
         recorded on the runs this start spawns."""
         self.touch()
         order = self.resolve(names, with_dependencies=True)
-        already = [n for n in order if self.services[n].state in ALIVE]
+        # a completed oneshot counts as done: it runs again after a stop or restart
+        already = [n for n in order if self.services[n].state in ALIVE | {State.COMPLETED}]
         started = [n for n in order if n not in already]
         for name in started:
             self.services[name].pending = True
@@ -229,7 +233,8 @@ class Engine:
                 await asyncio.shield(service.stop_task)
             for dependency in service.spec.depends_on:
                 if not await self._until_ready(self.services[dependency]):
-                    service.blocked = f"dependency {dependency!r} did not get ready"
+                    done = "complete" if self.services[dependency].spec.oneshot else "get ready"
+                    service.blocked = f"dependency {dependency!r} did not {done}"
                     service.record.note = f"not started: {service.blocked}"
                     return
             if service.state in DOWN or service.state is State.BACKOFF:
@@ -304,7 +309,7 @@ class Engine:
     async def _until_ready(self, service: Service) -> bool:
         while service.pending or service.state in (State.STARTING, State.STOPPING):
             await service.changed.wait()
-        return service.state is State.READY
+        return service.state in SATISFIED
 
     async def _wait_ready(self, order: list[str], deadline: float) -> str | None:
         """None when all are ready; else the first that failed, or that is late at the deadline."""
@@ -314,7 +319,7 @@ class Engine:
                 service = self.services[name]
                 if service.pending or service.state is State.STARTING:
                     waiting.append(service)
-                elif service.state is not State.READY:
+                elif service.state not in SATISFIED:
                     return name
             if not waiting:
                 return None
@@ -511,7 +516,7 @@ class Engine:
         return waves
 
     async def _stop_one(self, service: Service) -> StopReport:
-        if service.state in ALIVE or service.state is State.BACKOFF:
+        if service.state in ALIVE or service.state in (State.BACKOFF, State.COMPLETED):
             self.transition(service, Event.STOP)
         if service.stop_task is not None:
             return await asyncio.shield(service.stop_task)

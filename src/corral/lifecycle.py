@@ -20,10 +20,12 @@ class State(enum.StrEnum):
     BACKOFF = "backoff"  # exited; a restart is scheduled
     EXITED = "exited"  # exited by itself; no restart
     CRASHED = "crashed"  # exited too often within the restart window; left down
+    COMPLETED = "completed"  # a oneshot service that exited 0: done, which counts as success
 
 
 ALIVE = frozenset({State.STARTING, State.RUNNING, State.READY})
-DOWN = frozenset({State.STOPPED, State.EXITED, State.CRASHED})
+DOWN = frozenset({State.STOPPED, State.EXITED, State.CRASHED, State.COMPLETED})
+SATISFIED = frozenset({State.READY, State.COMPLETED})  # what a start or a dependent waits for
 
 
 class Event(enum.StrEnum):
@@ -50,6 +52,7 @@ class RestartRules:
     window: float = 60.0
     first_delay: float = 0.5
     max_delay: float = 30.0
+    oneshot: bool = False  # exit 0 completes the service instead of ending it
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Decision:
 
 # Edges that do not depend on the exit code or history. EXIT is decided by `_after_exit`.
 TRANSITIONS: dict[tuple[State, Event], Decision] = {
-    # stopped|exited|crashed -> starting: a start request spawns a new run
+    # stopped|exited|crashed|completed -> starting: a start request spawns a new run
     **{(s, Event.START): Decision(State.STARTING, (Action.SPAWN,)) for s in DOWN},
     (State.STARTING, Event.READY): Decision(State.READY),
     (State.RUNNING, Event.READY): Decision(State.READY),  # a late probe success still counts
@@ -74,7 +77,9 @@ TRANSITIONS: dict[tuple[State, Event], Decision] = {
     # a run that exits while being stopped is the stop succeeding: reclaim reports it
     (State.STOPPING, Event.EXIT): Decision(State.STOPPING),
     # stopping what is already down is a no-op, reported as such by the engine
-    **{(s, Event.STOP): Decision(s) for s in DOWN},
+    **{(s, Event.STOP): Decision(s) for s in DOWN - {State.COMPLETED}},
+    # completed --stop--> stopped: forgets the completion, so that the next start runs it again
+    (State.COMPLETED, Event.STOP): Decision(State.STOPPED),
 }
 
 
@@ -104,6 +109,8 @@ def decide(
 def _after_exit(
     rules: RestartRules, failed: bool, recent_exits: Sequence[float], now: float
 ) -> Decision:
+    if rules.oneshot and not failed:  # starting|running|ready --exit 0--> completed
+        return Decision(State.COMPLETED)
     wants_restart = rules.policy is RestartPolicy.ALWAYS or (
         rules.policy is RestartPolicy.ON_FAILURE and failed
     )

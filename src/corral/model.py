@@ -63,6 +63,7 @@ class ServiceSpec:
     autostart: bool = True
     restart_limit: int = DEFAULT_RESTART_LIMIT  # exits within restart_window: crashed
     restart_window: float = DEFAULT_RESTART_WINDOW
+    oneshot: bool = False  # runs to completion: exit 0 is success (e.g. a release step)
     defined_at: str = ""  # "file:line" where the service was first named, for messages
 
     @property

@@ -48,6 +48,8 @@ class Readiness:
 
     def begin(self, service: Service, run: runner.Run) -> None:
         """Watch a run just spawned until it is ready (or its probe gives up)."""
+        if service.spec.oneshot:
+            return  # not ready but done: its exit 0 completes it (see lifecycle)
         ready = probes.default_probe(service.spec.ready, service.spec.ports)
         if ready is None:
             loop = asyncio.get_running_loop()

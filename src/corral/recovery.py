@@ -55,7 +55,7 @@ def recover_after_supervisor_death(root: str, reason: str, log: Callable[[str], 
     if state is None:
         return
     for record in state.services.values():
-        if record.state not in ("stopped", "exited", "crashed"):
+        if record.state not in ("stopped", "exited", "crashed", "completed"):
             record.state = "stopped"
             record.note = f"stopped by the guard: {reason}"
     from corral.events import EventLog

@@ -14,6 +14,8 @@ from corral.model import ProjectSpec, ServiceSpec, format_duration
 
 def run_config(args: argparse.Namespace, out: Output) -> int:
     project = load_project_for(args)
+    if args.quiet:
+        return 0
     if args.names:
         for name in project.service_names:
             out.line(name)
@@ -22,6 +24,17 @@ def run_config(args: argparse.Namespace, out: Output) -> int:
         out.document(config_document(project, args.show_secrets))
     else:
         _print_project(project, args.show_secrets, out)
+    return 0
+
+
+def run_check(args: argparse.Namespace, out: Output) -> int:
+    """Validation only: the loader raises the one-line error (exit 2) on any mistake."""
+    project = load_project_for(args)
+    if out.json:
+        out.document({"project": project.name, "services": project.service_names})
+    else:
+        files = ", ".join(display_path(path) for path in project.config_files)
+        out.line(f"{files}: valid ({', '.join(project.service_names)})")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from corral.cli.cmd_status import state_text
 from corral.cli.render import Output, load_project_for
 from corral.diagnosis import describe_exit, diagnose_failure
 from corral.errors import CorralError, ExitCode, check_services
@@ -159,9 +160,11 @@ def report_start(root: str | Path, result: dict[str, Any], out: Output) -> int:
 
 def _start_line(service: dict[str, Any], already: set[str]) -> str:
     pid = f"pid {service['pid']}" if service.get("pid") else ""
+    if service["name"] in already and service["state"] == "completed":
+        return f"{state_text(service)}: unchanged (corral restart {service['name']} runs it again)"
     if service["name"] in already:
         return f"already running ({service['state']}, {pid}): unchanged"
-    text = f"{service['state']}  {pid}".rstrip()
+    text = f"{state_text(service)}  {pid}".rstrip()
     return f"{text}  ({service['note']})" if service.get("note") else text
 
 

@@ -24,6 +24,7 @@ STATE_STYLE = {
     "crashed": "red bold",
     "orphaned": "magenta bold",
     "stopped": "dim",
+    "completed": "green",
 }
 
 
@@ -108,8 +109,19 @@ def starter_line(started_by: dict[str, Any] | None) -> str | None:
     return f"started by {who}{agent}{ago}, {tie or 'untethered'}"
 
 
+def state_text(service: dict[str, Any]) -> str:
+    """The state as a person reads it: ``completed (exit 0) 3s ago`` for a finished oneshot."""
+    state = service["state"]
+    last_exit = service.get("last_exit")
+    if state == "completed" and last_exit:
+        when = last_exit.get("time")
+        ago = f" {_duration(time.time() - when)} ago" if isinstance(when, int | float) else ""
+        return f"completed ({describe_exit(last_exit).replace('code ', '')}){ago}"
+    return state + (" (stale)" if service.get("stale") else "")
+
+
 def _row(service: dict[str, Any], out: Output) -> list[str]:
-    state = service["state"] + (" (stale)" if service.get("stale") else "")
+    state = state_text(service)
     started = service.get("started_at")
     running = service.get("pid") is not None
     declared = set(service.get("ports") or [])

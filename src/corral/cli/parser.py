@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_config(commands)
+    _add_check(commands)
     _add_start(commands)
     _add_stop(commands)
     _add_restart(commands)
@@ -259,7 +260,21 @@ def _add_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     command.add_argument(
         "--names", action="store_true", help="only the service names, one per line"
     )
+    command.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing: only validate (exit 0 or 2)"
+    )
     command.set_defaults(handler="cmd_config:run_config")
+
+
+def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "check",
+        parents=[_common()],
+        help="validate the configuration (as 'foreman check' does)",
+        description="Load and validate the configuration: exit 0 with one line naming the "
+        "services, or exit 2 with the one-line error (file, line, fix). Starts nothing.",
+    )
+    command.set_defaults(handler="cmd_config:run_check")
 
 
 def _add_wait(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -63,7 +63,9 @@ SERVICE_KEYS = (
     "autostart",
     "restart_limit",
     "restart_window",
+    "oneshot",
 )
+ONESHOT_NAMES = ("release",)  # Procfile names that run to completion (Heroku's release phase)
 PORT_STEP = 100  # foreman's spacing of PORT between services
 
 
@@ -74,6 +76,7 @@ class _RawService:
     command: str | tuple[str, ...] | None
     options: dict[str, object]
     defined_at: str
+    from_procfile: bool = False
 
 
 @dataclass
@@ -217,7 +220,7 @@ def _merge_services(ctx: _Context, table: dict[str, object]) -> list[_RawService
                 "remove one of the two",
             )
         where = f"{_relative(procfile_path, ctx.root)}:{entry.line}"
-        raw.append(_RawService(entry.name, len(raw), entry.command, options, where))
+        raw.append(_RawService(entry.name, len(raw), entry.command, options, where, True))
     named = {entry.name for entry in ctx.procfile}
     for service_name in services:
         if service_name in named:
@@ -312,8 +315,32 @@ def _service(
         autostart=read("autostart", v.as_bool, True),
         restart_limit=read("restart_limit", v.as_positive_int, DEFAULT_RESTART_LIMIT),
         restart_window=read("restart_window", v.as_duration, DEFAULT_RESTART_WINDOW),
+        oneshot=_oneshot(ctx, raw),
         defined_at=raw.defined_at,
     )
+
+
+def _oneshot(ctx: _Context, raw: _RawService) -> bool:
+    """``oneshot = true``, or by convention a Procfile line named ``release``. A oneshot is done
+    when it exits 0, so a readiness probe or ``restart = "always"`` makes no sense for it."""
+    keys = ("services", raw.name)
+    default = raw.from_procfile and raw.name in ONESHOT_NAMES
+    oneshot = ctx.read(keys, raw.options, "oneshot", v.as_bool, default)
+    if not oneshot:
+        return False
+    if "ready" in raw.options:
+        raise ctx._error(
+            (*keys, "ready"),
+            f"oneshot service {raw.name!r} is done when it exits 0: it takes no ready probe",
+            "remove ready, or set oneshot = false",
+        )
+    if raw.options.get("restart") == "always":
+        raise ctx._error(
+            (*keys, "restart"),
+            f'oneshot service {raw.name!r} cannot restart = "always"',
+            'use restart = "on-failure" or "no"',
+        )
+    return True
 
 
 def _cwd(ctx: _Context, keys: tuple[str, ...], cwd: str | None) -> Path:
