@@ -110,6 +110,7 @@ class ProjectSpec:
     services: tuple[ServiceSpec, ...]  # in start order: dependencies before dependents
     env_files: tuple[Path, ...] = ()
     port_base: int = DEFAULT_PORT_BASE
+    port_source: str = "default"  # where port_base came from: -p, PORT, port_base or default
     settings: ProjectSettings = field(default_factory=ProjectSettings)
     warnings: tuple[str, ...] = ()  # what the loader could not honour, each one line
 
@@ -225,6 +226,7 @@ def spec_to_dict(project: ProjectSpec) -> dict[str, object]:
         "config_files": [str(p) for p in project.config_files],
         "env_files": [str(p) for p in project.env_files],
         "port_base": project.port_base,
+        "port_source": project.port_source,
         "settings": project.settings.to_dict(),
         "services": [_service_to_dict(spec) for spec in project.services],
     }
@@ -239,6 +241,7 @@ def spec_from_dict(data: dict[str, Any]) -> ProjectSpec:
         services=tuple(_service_from_dict(item) for item in data["services"]),
         env_files=tuple(Path(p) for p in data["env_files"]),
         port_base=data["port_base"],
+        port_source=str(data.get("port_source", "default")),
         settings=ProjectSettings.from_dict(dict(data.get("settings") or {})),
     )
 

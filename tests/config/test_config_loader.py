@@ -123,7 +123,8 @@ def test_environment_layers_in_documented_order(tmp_path: Path) -> None:
     env = load_project(tmp_path).service("s").env
     assert env["A"] == "dotenv" and env["B"] == "service-file" and env["C"] == "table"
     assert env["REF"] == "dotenv-ref"
-    assert (env["N"], env["F"], env["PORT"]) == ("3", "true", "5000")
+    # PORT in .env is the base (foreman's rule): the first service gets it
+    assert (env["N"], env["F"], env["PORT"]) == ("3", "true", "1")
 
 
 def test_project_env_file_list_replaces_the_default_dotenv(tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ def config_document(project: ProjectSpec, show_secrets: bool = False) -> dict[st
             "root": str(project.root),
             "config_files": [str(path) for path in project.config_files],
             "env_files": [str(path) for path in project.env_files],
+            "port_base": project.port_base,
+            "port_source": project.port_source,
         },
         "services": [_service_document(spec, show_secrets) for spec in project.services],
         "warnings": list(project.warnings),
@@ -87,6 +89,7 @@ def _print_project(project: ProjectSpec, show_secrets: bool, out: Output) -> Non
     out.line(f"  config     {files}")
     if project.env_files:
         out.line(f"  env files  {', '.join(display_path(p) for p in project.env_files)}")
+    out.line(f"  port base  {project.port_base}  ({_port_source(project.port_source)})")
     out.line(f"  services   {len(project.services)}, in start order:")
     for spec in project.services:
         out.line()
@@ -118,6 +121,10 @@ def _print_service(spec: ServiceSpec, project: ProjectSpec, show: bool, out: Out
     out.line("  env" + ("         (inherited environment only)" if not env else ""))
     for key in sorted(env):
         out.line(f"    {key}={env[key]}")
+
+
+def _port_source(source: str) -> str:
+    return {"default": "the default", "-p": "from -p"}.get(source, f"from {source}")
 
 
 def _describe_ready(spec: ServiceSpec) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from corral.cli.render import Output, load_project_for
 from corral.errors import UsageError, check_services
@@ -21,7 +22,7 @@ def run_run(args: argparse.Namespace, out: Output) -> int:
     if service is None:
         env.update(_project_env(project))
         env["PORT"] = str(project.port_base)
-        cwd = project.root
+        cwd = Path(args.directory).resolve()  # where it was typed: cd frontend && corral run
     else:
         spec = project.service(service)
         env.update(spec.env)

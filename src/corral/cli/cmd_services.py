@@ -19,6 +19,7 @@ def run_start(args: argparse.Namespace, out: Output) -> int:
 
     project = load_project_for(args)
     _check_names(project, args.services)
+    args.services = selected(project, args.services, args.excluded)
     session = session_options(args, project, out)
     if args.watch:
         session["watch"] = True
@@ -39,6 +40,37 @@ def run_start(args: argparse.Namespace, out: Output) -> int:
             session=session,
         )
     return report_start(project.root, result, out)
+
+
+def selected(project, names: list[str], excluded: list[str] | None) -> list[str]:  # type: ignore[no-untyped-def]
+    """The services to start: those named (default: every autostart one) but the ``--except``
+    ones (a name leaves out all its copies, web.1 and web.2). Leaving out a service that another
+    one needs is a usage error: it would be started anyway as a dependency."""
+    if not excluded:
+        return names
+    from corral.errors import UsageError
+
+    def base(name: str) -> str:
+        return name.partition(".")[0]  # a copy of a formation: web.2 is web's
+
+    drop = {name for item in excluded for name in item.split(",") if name}
+    check_services(drop, {*project.service_names, *map(base, project.service_names)})
+    wanted = names or [spec.name for spec in project.services if spec.autostart]
+    keep = [name for name in wanted if name not in drop and base(name) not in drop]
+    if not keep:
+        raise UsageError("--except leaves nothing to start", hint="corral config --names")
+    needed: set[str] = set()
+    for spec in reversed(project.services):  # start order: dependents after dependencies
+        if spec.name in keep or spec.name in needed:
+            needed.update(spec.depends_on)
+    for name in sorted(needed):
+        if name in drop or base(name) in drop:
+            users = [s.name for s in project.services if name in s.depends_on]
+            raise UsageError(
+                f"--except {base(name)}: {users[0]!r} depends on it, so it would start anyway",
+                hint=f"leave {users[0]} out too, or start {base(name)}",
+            )
+    return keep
 
 
 def session_options(args: argparse.Namespace, project, out: Output) -> dict[str, Any]:  # type: ignore[no-untyped-def]

@@ -46,11 +46,12 @@ class _Stopper:
 def run_up(args: argparse.Namespace, out: Output) -> int:
     from corral import control, logs
     from corral.cli.cmd_logs import _Printer
-    from corral.cli.cmd_services import _config_file, _print_stop_reports, report_start
+    from corral.cli.cmd_services import _config_file, _print_stop_reports, report_start, selected
     from corral.paths import ensure_state_dir
     from corral.tether import resolve
 
     project = load_project_for(args)
+    args.services = selected(project, args.services, args.excluded)
     names = args.services or [s.name for s in project.services if s.autostart]
     directory = ensure_state_dir(project.root)
     offsets = logs.end_offsets(directory, project.service_names)
@@ -58,7 +59,7 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
     stopper.install()
     me = resolve(str(os.getpid()))
     session = {"tether": me.to_dict() if me else None}
-    printer = _Printer(project.service_names, out, timestamps=True)
+    printer = _Printer(project.service_names, out, timestamps=not args.no_timestamp)
     following = logs.follow(
         directory,
         project.service_names,

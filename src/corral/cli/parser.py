@@ -20,7 +20,49 @@ class _Parser(argparse.ArgumentParser):
     or one JSON document with --json, like every other error (exit code 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message, hint=f"see: {self.prog} --help")
+        raise UsageError(message, hint=_habit_hint(message) or f"see: {self.prog} --help")
+
+
+# Options of foreman, honcho and Overmind that corral spells differently: typed from habit, they
+# get the corral way as the hint of the usage error.
+HABITS = {
+    "-c": "for copies use -m web=2 (foreman's and honcho's concurrency); for a process that "
+    "may exit, oneshot = true in corral.toml (Overmind's can-die)",
+    "--concurrency": "use -m/--formation web=2,worker=3",
+    "--can-die": "oneshot = true in corral.toml (a Procfile line named release is one)",
+    "-d": "use -C DIR",
+    "--root": "use -C DIR",
+    "--app-root": "use -C DIR",
+    "--procfile": "use -f FILE",
+    "-t": "a shutdown timeout is stop_timeout in corral.toml; --timeout bounds the wait for "
+    "readiness",
+    "-l": "name them: corral start web worker",
+    "--processes": "name them: corral start web worker",
+    "-x": "use --except NAME",
+    "--ignored-processes": "use --except NAME",
+    "-r": 'restart = "on-failure" (or "always") in corral.toml',
+    "--auto-restart": 'restart = "on-failure" (or "always") in corral.toml',
+    "-D": "corral start runs in the background; corral up in the foreground",
+    "--daemonize": "corral start runs in the background; corral up in the foreground",
+    "--no-color": "set NO_COLOR=1 (corral uses colour only on a terminal)",
+    "--no-colour": "set NO_COLOR=1 (corral uses colour only on a terminal)",
+    "-b": "PORT steps by 100 per service, as foreman's; a fixed one is port = N in corral.toml",
+    "--port-step": "PORT steps by 100 per service; a fixed one is port = N in corral.toml",
+    "-s": "corral's socket is per project and needs no option",
+    "--socket": "corral's socket is per project and needs no option",
+}
+
+
+def _habit_hint(message: str) -> str | None:
+    """``unrecognized arguments: -c web=2`` -> the corral equivalent of ``-c``, if it has one."""
+    prefix = "unrecognized arguments: "
+    if not message.startswith(prefix):
+        return None
+    for word in message[len(prefix) :].split():
+        option = word.partition("=")[0]
+        if option in HABITS:
+            return f"{option} is foreman's, honcho's or Overmind's: {HABITS[option]}"
+    return None
 
 
 def _common(json_output: bool = True, short_file: bool = True) -> argparse.ArgumentParser:
@@ -77,7 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_config(commands)
-    _add_check(commands)
     _add_start(commands)
     _add_stop(commands)
     _add_restart(commands)
@@ -97,7 +138,58 @@ def build_parser() -> argparse.ArgumentParser:
     _add_init(commands)
     _add_export(commands)
     _add_completion(commands)
+    _add_check(commands)
     return parser
+
+
+def _formation(text: str) -> dict[str, int]:
+    from corral.config.formation import parse_formation
+    from corral.errors import CorralError
+
+    try:
+        return parse_formation(text)
+    except CorralError as exc:
+        raise argparse.ArgumentTypeError(exc.render()) from None
+
+
+def _add_foreman_options(command: argparse.ArgumentParser, *, formation: bool = True) -> None:
+    """The options people bring from foreman, honcho and Overmind, with the same letters."""
+    group = command.add_argument_group("as in foreman and honcho")
+    group.add_argument(
+        "-p",
+        "--port",
+        type=_port_number,
+        metavar="PORT",
+        help="PORT base (default: PORT from the env files or environment, then port_base, "
+        "then 5000; +100 per service)",
+    )
+    group.add_argument(
+        "-e",
+        "--env-file",
+        dest="env_file",
+        action="append",
+        metavar="FILE",
+        help="read this .env file instead of the project's (repeatable; FILE1,FILE2 too)",
+    )
+    if formation:
+        group.add_argument(
+            "-m",
+            "--formation",
+            type=_formation,
+            metavar="NAME=N,...",
+            help="copies of each service: web=2 runs web.1 and web.2 (PORT +1 each); "
+            "css=0 leaves css out; all=N sets the default",
+        )
+
+
+def _add_except(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--except",
+        dest="excluded",
+        action="append",
+        metavar="SERVICE",
+        help="start every autostart service but these (repeatable; a,b too)",
+    )
 
 
 def _duration(text: str) -> float:
@@ -132,6 +224,8 @@ def _add_start(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="return once the services are spawned, without waiting for readiness",
     )
+    _add_except(command)
+    _add_foreman_options(command)
     _add_session_options(command)
     command.add_argument(
         "--watch",
@@ -194,6 +288,7 @@ def _add_restart(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="restart only the services whose code changed since they started",
     )
+    _add_foreman_options(command)
     command.set_defaults(handler="cmd_services:run_restart")
 
 
@@ -263,6 +358,7 @@ def _add_config(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     command.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing: only validate (exit 0 or 2)"
     )
+    _add_foreman_options(command)
     command.set_defaults(handler="cmd_config:run_config")
 
 
@@ -274,6 +370,7 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Load and validate the configuration: exit 0 with one line naming the "
         "services, or exit 2 with the one-line error (file, line, fix). Starts nothing.",
     )
+    _add_foreman_options(command)
     command.set_defaults(handler="cmd_config:run_check")
 
 
@@ -422,6 +519,7 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "with SERVICE's environment, PORT and cwd, as 'foreman run' does. The command replaces "
         "corral, so its exit code is corral's. Example: corral run api -- python manage.py migrate",
     )
+    _add_foreman_options(command, formation=False)
     command.add_argument("words", nargs=argparse.REMAINDER, metavar="[SERVICE] -- COMMAND ...")
     command.set_defaults(handler="cmd_run:run_run")
 
@@ -539,6 +637,13 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="DURATION",
         help="bound on the wait for readiness (default 60s)",
     )
+    command.add_argument(
+        "--no-timestamp",
+        action="store_true",
+        help="no time on each line (as foreman and honcho without -t)",
+    )
+    _add_except(command)
+    _add_foreman_options(command)
     command.set_defaults(handler="cmd_up:run_up")
 
 

@@ -84,7 +84,25 @@ def load_project_for(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from corral.config import load_project
 
     file = Path(args.file) if getattr(args, "file", None) else None
-    project = load_project(Path(args.directory), file)
+    project = load_project(Path(args.directory), file, overrides=_overrides(args))
     for warning in project.warnings:
         print(f"corral: warning: {warning}", file=sys.stderr)
     return project
+
+
+def _overrides(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """-p, -e and -m, where the command has them (paths as typed, from -C's directory)."""
+    from pathlib import Path
+
+    from corral.config import Overrides
+
+    given = getattr(args, "env_file", None)
+    files = None
+    if given:
+        names = [name for item in given for name in item.split(",") if name]
+        files = tuple((Path(args.directory) / name).resolve() for name in names)
+    return Overrides(
+        port=getattr(args, "port", None),
+        env_files=files,
+        formation=getattr(args, "formation", None),
+    )

@@ -1,5 +1,5 @@
 """Configuration: discovery, parsing and validation, ending in a ``ProjectSpec``."""
 
-from corral.config.loader import load_project
+from corral.config.loader import Overrides, load_project
 
-__all__ = ["load_project"]
+__all__ = ["Overrides", "load_project"]

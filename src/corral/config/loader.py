@@ -7,6 +7,7 @@ file and, where it can be found, the line.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from corral.config import values as v
 from corral.config.compose import ComposeSource, load_compose
 from corral.config.discover import Discovered, discover
 from corral.config.envfiles import read_env_file
+from corral.config.formation import apply_formation
 from corral.config.procfile import ProcfileEntry, parse_procfile
 from corral.config.tomlfile import TomlSource, load_toml
 from corral.errors import ConfigError
@@ -69,6 +71,16 @@ ONESHOT_NAMES = ("release",)  # Procfile names that run to completion (Heroku's 
 PORT_STEP = 100  # foreman's spacing of PORT between services
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line says on top of the files (foreman's and honcho's options):
+    ``-p`` the PORT base, ``-e`` env files in place of the project's, ``-m`` the formation."""
+
+    port: int | None = None
+    env_files: tuple[Path, ...] | None = None
+    formation: dict[str, int] | None = None
+
+
 @dataclass
 class _RawService:
     name: str
@@ -118,10 +130,14 @@ class _Context:
 
 
 def load_project(
-    start: Path, explicit_file: Path | None = None, inherited: Mapping[str, str] | None = None
+    start: Path,
+    explicit_file: Path | None = None,
+    inherited: Mapping[str, str] | None = None,
+    overrides: Overrides | None = None,
 ) -> ProjectSpec:
     """The project's resolved configuration. ``inherited`` is the environment that .env files
     expand against: this process's unless given (the supervisor passes its client's)."""
+    overrides = overrides or Overrides()
     found = discover(start, explicit_file)
     ctx = _Context(found, canonical_root(found.root), _load_source(found), inherited)
     if found.procfile is not None:
@@ -129,11 +145,11 @@ def load_project(
     table = ctx.source.data if ctx.source else {}
     _check_keys(ctx, (), table, PROJECT_KEYS)
     name = ctx.read((), table, "name", v.as_str, ctx.root.name)
-    port_base = ctx.read((), table, "port_base", v.as_port, DEFAULT_PORT_BASE)
-    env_files = _env_files(ctx, (), table, default_dotenv=True)
+    env_files = _project_env_files(ctx, table, overrides)
     base_env: dict[str, str] = {}
     for path in env_files:
         base_env.update(read_env_file(path, base_env, ctx.inherited))
+    port_base, port_source = _port_base(ctx, table, base_env, overrides.port)
     settings = ProjectSettings(
         log_max_size=ctx.read((), table, "log_max_size", v.as_size, DEFAULT_LOG_MAX_SIZE),
         log_keep=ctx.read((), table, "log_keep", v.as_positive_int, DEFAULT_LOG_KEEP),
@@ -145,6 +161,7 @@ def load_project(
     raw = _merge_services(ctx, table)
     specs = [_service(ctx, item, base_env, port_base) for item in raw]
     _check_dependencies(ctx, specs)
+    specs = apply_formation(specs, overrides.formation)
     _check_ports(ctx, specs)
     return ProjectSpec(
         name=name,
@@ -154,9 +171,43 @@ def load_project(
         services=tuple(_start_order(specs)),
         env_files=tuple(env_files),
         port_base=port_base,
+        port_source=port_source,
         settings=settings,
         warnings=_warnings(ctx.source),
     )
+
+
+def _project_env_files(ctx: _Context, table: dict[str, object], overrides: Overrides) -> list[Path]:
+    if overrides.env_files is None:
+        return _env_files(ctx, (), table, default_dotenv=True)
+    for path in overrides.env_files:  # -e FILE: in place of env_file (or .env), as foreman
+        if not path.is_file():
+            raise ConfigError(path, "env file does not exist", hint="fix the path given to -e")
+    return list(overrides.env_files)
+
+
+def _port_base(
+    ctx: _Context, table: dict[str, object], base_env: dict[str, str], flag: int | None
+) -> tuple[int, str]:
+    """foreman's, honcho's and Overmind's rule: ``-p``, then ``PORT`` (the env files', else the
+    environment's), then ``port_base``, then 5000. Returns the base and where it came from."""
+    if flag is not None:
+        return flag, "-p"
+    inherited = os.environ if ctx.inherited is None else ctx.inherited
+    for source, env in (("env file", base_env), ("environment", inherited)):
+        text = env.get("PORT")
+        if text:
+            try:
+                return v.as_port(int(text)), f"PORT in the {source}"
+            except ValueError:
+                raise ConfigError(
+                    ctx.found.files[0],
+                    f"PORT={text!r} in the {source} is not a port number (1-65535)",
+                    hint="fix PORT, unset it, or give the base with -p",
+                ) from None
+    if "port_base" in table:
+        return ctx.read((), table, "port_base", v.as_port, DEFAULT_PORT_BASE), "port_base"
+    return DEFAULT_PORT_BASE, "default"
 
 
 def _warnings(source: TomlSource | ComposeSource | None) -> tuple[str, ...]:
