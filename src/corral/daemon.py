@@ -274,9 +274,7 @@ class Supervisor:
     async def op_restart(self, message: dict[str, Any]) -> dict[str, Any]:
         self._adopt(message)
         names = message.get("services") or None
-        reports = await self.engine.stop(names)
-        started = await self.engine.start(names, _timeout(message), True, self._starter(message))
-        return {"reports": [r.to_dict() for r in reports], **started}
+        return await self.engine.restart(names, _timeout(message), self._starter(message))
 
     def _starter(self, message: dict[str, Any]) -> dict[str, Any] | None:
         """Who asked for this start (the client says), and whether what it starts is tied to

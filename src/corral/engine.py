@@ -494,6 +494,24 @@ class Engine:
             reports.update(zip(wave, results, strict=True))
         return [reports[name] for name in selected]
 
+    async def restart(
+        self, names: Iterable[str] | None, timeout: float, started_by: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Stop the services (and what depends on them), then start again each one named and
+        every dependent the stop took down, in dependency order. The result names those brought
+        back (``dependents``) besides the stop reports and the start's outcome."""
+        wanted = list(names or [])
+        stopping = self.resolve(wanted or None, with_dependencies=False)
+        if wanted:
+            stopping = self._with_dependents(stopping)
+        was_up = [n for n in stopping if self.services[n].state in ALIVE | {State.BACKOFF}]
+        reports = await self.stop(wanted or None)
+        if not wanted:  # everything: back comes what ran, and the autostart services
+            wanted = self.resolve(None, with_dependencies=True)
+        dependents = [n for n in was_up if n not in wanted]
+        result = await self.start([*wanted, *dependents], timeout, True, started_by)
+        return {"reports": [r.to_dict() for r in reports], **result, "dependents": dependents}
+
     def _with_dependents(self, names: list[str]) -> list[str]:
         selected = set(names)
         for spec in self.project.services:

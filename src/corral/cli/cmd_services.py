@@ -126,6 +126,8 @@ def run_restart(args: argparse.Namespace, out: Output) -> int:
         _print_stop_reports(result.get("reports", []), out)
     stop_ok = all(report["ok"] for report in result.get("reports", []))
     code = report_start(project.root, result, out)
+    if result.get("dependents") and not out.json:
+        out.line(f"restarted with them (they depend on them): {', '.join(result['dependents'])}")
     return code if stop_ok else ExitCode.FAILED
 
 
