@@ -20,7 +20,7 @@ from corral import events, logs, oslayer, ports, runner, staleness, status
 from corral.errors import CorralError, check_services
 from corral.lifecycle import ALIVE, DOWN, SATISFIED, Action, Event, RestartRules, State, decide
 from corral.model import ProcessIdentity, ProjectSpec, RunRecord, ServiceSpec
-from corral.readiness import Readiness
+from corral.readiness import NO_PROBE, Readiness
 from corral.reclaim import StopReport, find_members, reclaim
 from corral.service import Service, quick_members
 from corral.state import ProjectState, write_state
@@ -218,6 +218,10 @@ class Engine:
         failed = None
         if wait:
             failed = await self._wait_ready(order, time.monotonic() + timeout)
+            # one that was ready but died while the others got ready is this start's failure
+            failed = failed or next(
+                (n for n in order if self.services[n].state not in SATISFIED), None
+            )
         cleaned, self.cleaned = self.cleaned, []
         return {
             "cleaned": cleaned,
@@ -459,6 +463,12 @@ class Engine:
         self._end_run(service)
         assert run.exit_status is not None
         code = os.waitstatus_to_exitcode(run.exit_status)
+        if service.state is State.READY and service.record.note == NO_PROBE:
+            uptime = self.clock() - (run.started_at or self.clock())
+            service.record.note = (
+                f"exited {uptime:.1f}s after it started, after it was reported ready without a "
+                f"probe (it stayed up {self.settle_time:g}s): give it a ready probe"
+            )
         failed = code != 0
         service.record.last_exit = _exit_info(run.exit_status, self.clock())
         self.log(f"{service.spec.name}: pid {run.pid} {_describe_status(run.exit_status)}")

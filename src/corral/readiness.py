@@ -21,6 +21,7 @@ from corral.service import Service, quick_members
 
 QUICK_POLL = 0.01  # seconds between probes in a run's first moments
 QUICK_PHASE = 0.5  # then the pause doubles up to the probe's interval
+NO_PROBE = "no probe"  # the note of a run made ready by the settle time alone
 
 
 class Host(Protocol):
@@ -44,6 +45,7 @@ class Readiness:
 
     def _settled(self, service: Service, run: runner.Run) -> None:
         if service.run is run and service.state is State.STARTING:
+            service.record.note = NO_PROBE  # ready only in the sense that it stayed up
             self.host.transition(service, Event.READY)
 
     def begin(self, service: Service, run: runner.Run) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corral.cli.cmd_status import state_text
+from corral.cli.cmd_status import NO_PROBE, state_text
 from corral.cli.render import Output, load_project_for
 from corral.diagnosis import describe_exit, diagnose_failure
 from corral.errors import CorralError, ExitCode, check_services
@@ -168,8 +168,11 @@ def report_start(root: str | Path, result: dict[str, Any], out: Output) -> int:
     """Print a start's outcome (also for the fast path); exit 1 with a diagnosis on failure."""
     failed = result.get("failed")
     diagnosis = diagnose_failure(root, result["services"], failed) if failed else None
+    running = _left_running(result["services"], failed)
     if out.json:
         document = {**_strip(result), "ok": failed is None, "diagnosis": diagnosis}
+        if failed:
+            document["left_running"] = running
         if failed:
             document["error"] = {
                 "code": "start_failed",
@@ -188,8 +191,18 @@ def report_start(root: str | Path, result: dict[str, Any], out: Output) -> int:
         out.line(out.paint(f"cleaned up: {line}", "yellow"))
     if failed:
         print_diagnosis(diagnosis, out, "start failed")
+        if running:
+            out.line(f"left running: {', '.join(running)} (corral stop stops them)")
         return ExitCode.FAILED
     return ExitCode.OK
+
+
+def _left_running(services: list[dict[str, Any]], failed: str | None) -> list[str]:
+    """What a failed start leaves running (it never stops what it started before the failure)."""
+    if not failed:
+        return []
+    alive = ("starting", "running", "ready", "backoff")
+    return [s["name"] for s in services if s["name"] != failed and s["state"] in alive]
 
 
 def _start_line(service: dict[str, Any], already: set[str]) -> str:
@@ -199,7 +212,8 @@ def _start_line(service: dict[str, Any], already: set[str]) -> str:
     if service["name"] in already:
         return f"already running ({service['state']}, {pid}): unchanged"
     text = f"{state_text(service)}  {pid}".rstrip()
-    return f"{text}  ({service['note']})" if service.get("note") else text
+    note = service.get("note")
+    return f"{text}  ({note})" if note and note != NO_PROBE else text
 
 
 def print_diagnosis(diagnosis: dict[str, Any], out: Output, title: str) -> None:

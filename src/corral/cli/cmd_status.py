@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from corral.cli.render import Output
 
+NO_PROBE = "no probe"  # the note of a service made ready by the settle time (readiness.NO_PROBE)
 STATE_STYLE = {
     "ready": "green",
     "running": "yellow",
@@ -33,7 +34,24 @@ def run_status(args: argparse.Namespace, out: Output) -> int:
     from corral.cli.render import load_project_for
 
     project = load_project_for(args)
-    return print_status(control.status(project), out)
+    result = control.status(project)
+    code = print_status(result, out)
+    return check_status(result) if args.check else code
+
+
+AS_WANTED = ("ready", "completed", "stopped")  # what status --check accepts
+
+
+def check_status(result: dict[str, Any]) -> int:
+    """``status --check``: 1 if a service is in any other state (crashed, exited, backoff,
+    running with a failed probe, orphaned, still starting or stopping), each named on stderr."""
+    import sys
+
+    wrong = [s for s in result["services"] if s["state"] not in AS_WANTED]
+    for service in wrong:
+        why = f" ({describe_exit(service['last_exit'])})" if service.get("last_exit") else ""
+        print(f"corral: {service['name']} is {service['state']}{why}", file=sys.stderr)
+    return 1 if wrong else 0
 
 
 def print_status(result: dict[str, Any], out: Output) -> int:
@@ -47,7 +65,7 @@ def print_status(result: dict[str, Any], out: Output) -> int:
     headers = ["NAME", "STATE", "PID", "UPTIME", "STARTED", "RESTARTS", "PORTS", "LAST EXIT"]
     _print_table(headers, rows, out)
     for service in result["services"]:
-        if service.get("note"):
+        if service.get("note") and service["note"] != NO_PROBE:
             out.line(f"  {service['name']}: {service['note']}")
         starter = starter_line(service.get("started_by")) if service.get("pid") else None
         if starter:
@@ -117,6 +135,8 @@ def state_text(service: dict[str, Any]) -> str:
         when = last_exit.get("time")
         ago = f" {_duration(time.time() - when)} ago" if isinstance(when, int | float) else ""
         return f"completed ({describe_exit(last_exit).replace('code ', '')}){ago}"
+    if state == "ready" and service.get("note") == NO_PROBE:
+        state = "ready (no probe)"  # it stayed up for the settle time: that is all we know
     return state + (" (stale)" if service.get("stale") else "")
 
 

@@ -302,6 +302,12 @@ def _add_status(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "ports its processes listen on, and its last exit. Answers within about a second even "
         "when the supervisor is hung or gone (then from the state file and a process scan).",
     )
+    command.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if any service is not as wanted (anything but ready, completed or "
+        "stopped), naming each on stderr: for scripts",
+    )
     command.set_defaults(handler="cmd_status:run_status")
 
 
