@@ -34,8 +34,10 @@ from typing import Any
 from corral import markers, oslayer, protocol
 from corral.engine import Engine
 from corral.errors import CorralError, Declined, UsageError
-from corral.model import ProcessIdentity, ProjectSpec, spec_from_dict
+from corral.lifecycle import DOWN
+from corral.model import ProjectSpec, spec_from_dict
 from corral.paths import launch_spec_path, socket_path, state_dir, supervisor_log_path
+from corral.session import Tethers, tied_to
 from corral.state import ProjectState, write_state
 
 IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documented in README
@@ -60,7 +62,7 @@ class Supervisor:
         self.done = asyncio.Event()
         self.exit_reason = "stopped"
         self.server: asyncio.AbstractServer | None = None
-        self.tether: oslayer.ProcessHandle | None = None
+        self.tethers = Tethers(self._tether_fired)
         self.watcher: subprocess.Popen[bytes] | None = None
         self.watching: list[str] = []
         self.ready_fd = ready_fd  # told "listening" once we are
@@ -162,6 +164,7 @@ class Supervisor:
     async def _shutdown(self) -> None:
         log_line(f"shutting down: {self.exit_reason}")
         self.stop_watcher()
+        self.tethers.close()
         if self.server is not None:
             self.server.close()
         reports = await self.engine.shutdown()
@@ -195,12 +198,10 @@ class Supervisor:
             idle = time.monotonic() - self.engine.last_touch
             lease = self.engine.state.lease
             if lease and idle > lease and not self.done.is_set():
-                self.engine.events.emit("lease_expired", ttl=lease)
-                self.request_shutdown(f"lease expired: no corral command for {lease:g}s")
+                self._lease_expired(lease)
             elif not self.engine.busy() and idle > IDLE_EXIT:
                 self.request_shutdown(f"idle for {IDLE_EXIT:g}s with nothing running")
-            if self.tether is not None and self.tether.fileno() < 0 and self.tether.has_exited():
-                self._tether_fired()  # platforms without pidfd: polled here
+            self.tethers.poll()  # platforms without pidfd: polled here
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -248,9 +249,13 @@ class Supervisor:
         return self.engine.status()
 
     async def op_start(self, message: dict[str, Any]) -> dict[str, Any]:
+        session = {key: message.pop(key) for key in ("tether", "ttl") if key in message}
         self._adopt(message)
         wait = bool(message.get("wait", True))
         names = message.get("services") or None
+        if self.engine.would_start(names):  # a start that starts nothing ties nothing
+            self._adopt(session)
+            message.update(session)
         if message.get("watch"):
             self.engine.auto_restart.update(self.engine.resolve(names, with_dependencies=True))
         self.ensure_watcher()
@@ -280,12 +285,17 @@ class Supervisor:
         """Who asked for this start (the client says), and whether what it starts is tied to
         a tether or a lease (we know): what an agent session's end may stop."""
         given = message.get("started_by")
+        tether = message.get("tether")
+        ttl = message.get("ttl")
         if not isinstance(given, dict):
-            return None
+            if not isinstance(tether, dict) and not ttl:
+                return None
+            given = {}  # still recorded: a tether's exit must find what it tied
         return {
             **{key: given.get(key) for key in ("agent", "session", "user")},
-            "tethered": self.engine.state.tether is not None,
-            "leased": bool(self.engine.state.lease),
+            "tethered": isinstance(tether, dict),  # this start's own tether, no one else's
+            "tether_pid": int(tether["pid"]) if isinstance(tether, dict) else None,
+            "leased": isinstance(ttl, int | float) and ttl > 0,
             "time": time.time(),
         }
 
@@ -313,33 +323,47 @@ class Supervisor:
         return {}
 
     def set_tether(self, data: dict[str, Any] | None) -> None:
-        """Watch ``data`` (pid and start time); when it exits, stop everything and exit."""
-        if self.tether is not None:
-            if self.tether.fileno() >= 0:
-                asyncio.get_running_loop().remove_reader(self.tether.fileno())
-            self.tether.close()
-            self.tether = None
-        self.engine.state.tether = data
-        self.engine.dirty = True
+        """Watch ``data`` (pid and start time): when it exits, what was started under it stops.
+        None ties nothing (a start that asked to persist)."""
         if data is None:
             return
-        identity = ProcessIdentity(int(data["pid"]), int(data["start"]), oslayer.boot_id())
-        self.tether = oslayer.open_process(identity)
-        log_line(f"tethered to pid {identity.pid} ({data.get('command', '')})")
-        if self.tether is None:
-            self._tether_fired()  # it is already gone
-        elif self.tether.fileno() >= 0:
-            asyncio.get_running_loop().add_reader(self.tether.fileno(), self._tether_fired)
+        if self.tethers.add(data):
+            self.engine.state.tether = data  # the newest, as status shows it
+            self.engine.dirty = True
+            log_line(f"tethered to pid {data['pid']} ({data.get('command', '')})")
 
-    def _tether_fired(self) -> None:
-        data = self.engine.state.tether or {}
+    def _tether_fired(self, data: dict[str, Any]) -> None:
+        reason = f"tether pid {data.get('pid')} ({data.get('command', '')}) exited"
         if not self.done.is_set():
             self.engine.events.emit(
                 "tether_fired", pid=data.get("pid"), command=data.get("command")
             )
-        if self.tether is not None and self.tether.fileno() >= 0:
-            asyncio.get_running_loop().remove_reader(self.tether.fileno())
-        self.request_shutdown(f"tether pid {data.get('pid')} ({data.get('command', '')}) exited")
+        self.engine.state.tether = self.tethers.latest()
+        self.engine.dirty = True
+        self._stop_tied(tied_to(self.engine.services, "tether_pid", data.get("pid")), reason)
+
+    def _lease_expired(self, lease: float) -> None:
+        self.engine.events.emit("lease_expired", ttl=lease)
+        self.engine.state.lease = None
+        self.engine.dirty = True
+        reason = f"lease expired: no corral command for {lease:g}s"
+        self._stop_tied(tied_to(self.engine.services, "leased", True), reason)
+
+    def _stop_tied(self, names: list[str], reason: str) -> None:
+        """Stop what a tether or lease tied, and exit if that leaves nothing running: services
+        started by anyone else keep running."""
+        others = [
+            n for n, s in self.engine.services.items() if n not in names and s.state not in DOWN
+        ]
+        if not others:
+            self.request_shutdown(reason)
+            return
+        log_line(
+            f"{reason}: stopping {', '.join(names) or 'nothing'}; {', '.join(others)} "
+            "keep running (not started under it)"
+        )
+        if names:
+            self.engine.background(self.engine.stop(names, with_dependents=False))
 
     def _adopt(self, message: dict[str, Any]) -> None:
         """Take the client's configuration and environment for what starts next."""

@@ -206,8 +206,8 @@ class Engine:
         self.touch()
         order = self.resolve(names, with_dependencies=True)
         # a completed oneshot counts as done: it runs again after a stop or restart
-        already = [n for n in order if self.services[n].state in ALIVE | {State.COMPLETED}]
-        started = [n for n in order if n not in already]
+        started = self.would_start(names)
+        already = [n for n in order if n not in started]
         for name in started:
             self.services[name].pending = True
             self.services[name].blocked = None
@@ -230,6 +230,11 @@ class Engine:
             "started": started,
             "failed": failed,
         }
+
+    def would_start(self, names: Iterable[str] | None) -> list[str]:
+        """What a start of ``names`` would spawn: the rest already runs (or completed)."""
+        order = self.resolve(names, with_dependencies=True)
+        return [n for n in order if self.services[n].state not in ALIVE | {State.COMPLETED}]
 
     async def _start_one(self, service: Service) -> None:
         try:

@@ -143,8 +143,15 @@ def test_session_end_stops_what_the_session_started_tethered_and_nothing_else(
         ]
     finally:
         agent.kill()
-    # the agent's process went away: its tether takes the rest of the project with it
-    wait_until(lambda: dead(project, "a"), timeout=15, message="the tether to stop a")
+    # the agent's process went away: its tether tied only what its start started (b); a, started
+    # by a person, keeps running
+    wait_until(
+        lambda: any(e["kind"] == "tether_fired" for e in events(project)),
+        timeout=15,
+        message="the tether to fire",
+    )
+    assert services(project)["a"]["state"] == "ready"
+    assert all(pid_alive(pid) for pid in pids_of(project, "a"))
 
 
 @pytest.mark.timeout(90)

@@ -43,6 +43,44 @@ class _Stopper:
                 client.call(socket_path(self.project.project_id), {"op": "hurry"}, 2.0)
 
 
+class _Gone:
+    """Whether every service of this ``up`` was stopped by someone else (``corral stop`` from
+    another shell, a tether's or lease's end): a look at the status once a second."""
+
+    ALIVE = ("starting", "running", "ready", "backoff", "stopping")
+
+    def __init__(self, project: Any, names: list[str]) -> None:
+        self.project = project
+        self.names = set(names)
+        self.seen = False
+        self.next_look = 0.0
+        self.last: list[dict[str, Any]] = []
+
+    def __call__(self) -> bool:
+        import time
+
+        from corral import control
+
+        if time.monotonic() < self.next_look:
+            return False
+        self.next_look = time.monotonic() + 1.0
+        services = control.status(self.project)["services"]
+        ours = [s for s in services if s["name"] in self.names and s["state"] != "completed"]
+        self.seen = bool(ours) and not any(s["state"] in self.ALIVE for s in ours)
+        self.last = ours
+        return self.seen
+
+    def describe(self) -> str:
+        stopped = [s["name"] for s in self.last if s["state"] == "stopped"]
+        ended = [f"{s['name']} {s['state']}" for s in self.last if s["state"] != "stopped"]
+        parts = [", ".join(ended)] if ended else []
+        if stopped:
+            parts.append(
+                f"{', '.join(stopped)} stopped from elsewhere (corral stop, a tether or a lease)"
+            )
+        return "; ".join(parts)
+
+
 def run_up(args: argparse.Namespace, out: Output) -> int:
     from corral import control, logs
     from corral.cli.cmd_logs import _Printer
@@ -60,13 +98,14 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
     me = resolve(str(os.getpid()))
     session = {"tether": me.to_dict() if me else None}
     printer = _Printer(project.service_names, out, timestamps=not args.no_timestamp)
+    gone = _Gone(project, names)
     following = logs.follow(
         directory,
         project.service_names,
         offsets,
         float("inf"),
         poll=0.05,
-        stop=lambda: stopper.requested is not None,
+        stop=lambda: stopper.requested is not None or gone(),
     )
     result = control.start(
         project, _config_file(args), args.services, args.timeout, session=session
@@ -81,6 +120,11 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
         out.stdout.flush()
         for line in following:
             printer.show(line)
+    if gone.seen:
+        out.line(
+            out.paint(f"corral up: {gone.describe()}; nothing is left running, exiting", "bold")
+        )
+        return ExitCode.FAILED
     out.line(
         out.paint(
             f"corral up: stopping everything ({stopper.requested}); Ctrl-C again to kill at once",
