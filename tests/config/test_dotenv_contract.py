@@ -42,7 +42,7 @@ def test_parse_variables_resolves_against_a_mapping() -> None:
 
 def test_read_env_file_keeps_its_documented_behaviour(tmp_path: Path) -> None:
     path = tmp_path / ".env"
-    path.write_text("BASE=${HOME_DIR}/x\nREF=${BASE}/y\nQUOTED=\"a b\"\nEMPTY=\nBARE\n")
+    path.write_text('BASE=${HOME_DIR}/x\nREF=${BASE}/y\nQUOTED="a b"\nEMPTY=\nBARE\n')
     values = read_env_file(path, {"HOME_DIR": "/h"}, inherited={})
     assert values == {"BASE": "/h/x", "REF": "/h/x/y", "QUOTED": "a b", "EMPTY": ""}
     path.write_text("A=1\nthis is not valid\n")
