@@ -779,7 +779,17 @@ def write_results(versions: dict[str, str | None]) -> None:
         "|---|---|---|---|",
     ]
     lines += [f"| {b} | {t} | {r} | {n} |" for b, t, r, n in rows]
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n" + _kept_sections())
+
+
+def _kept_sections() -> str:
+    """The sections other scripts wrote (bench/scale.py's "## ..."): kept, not overwritten."""
+    try:
+        text = (HERE / "RESULTS.md").read_text()
+    except OSError:
+        return ""
+    start = text.find("\n## ")
+    return text[start:] if start >= 0 else ""
 
 
 def _compile_corral() -> None:

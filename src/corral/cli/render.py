@@ -54,6 +54,15 @@ class Output:
             want_json or os.environ.get("CORRAL_JSON") == "1", colour, tty, sys.stdout, sys.stderr
         )
 
+    def _write_json(self, document: dict[str, Any]) -> None:
+        """Indented for a person at a terminal; otherwise compact, by json's C encoder (an
+        indented document is encoded in pure Python: +12 ms for a status of 200 services)."""
+        if self.tty:
+            text = json.dumps(document, indent=2, default=str)
+        else:
+            text = json.dumps(document, separators=(",", ":"), default=str)
+        self.stdout.write(text + "\n")
+
     def paint(self, text: str, style: str) -> str:
         if not self.colour:
             return text
@@ -64,15 +73,13 @@ class Output:
         print(text, file=self.stdout)
 
     def document(self, payload: dict[str, Any]) -> None:
-        json.dump({"ok": True, **payload}, self.stdout, indent=2, default=str)
-        self.stdout.write("\n")
+        self._write_json({"ok": True, **payload})
 
     def error(self, exc: CorralError, **fields: Any) -> None:
         if self.json:
             from corral.errors import error_document
 
-            json.dump(error_document(exc, **fields), self.stdout, indent=2, default=str)
-            self.stdout.write("\n")
+            self._write_json(error_document(exc, **fields))
         else:
             print(f"corral: error: {exc.render()}", file=self.stderr)
 

@@ -2,7 +2,9 @@
 
 tomllib reports positions only for syntax errors, so ``TomlSource.line_of`` finds where a key was
 written by reading the text: the ``[table]`` header or the ``key =`` line inside it. It is a best
-effort locator for messages, never used to read values.
+effort locator for messages, never used to read values. The text is read once into a map of
+every written key path (see ``LineMap``): a file of 400 services is asked 400 times, and a scan
+per question made loading quadratic.
 """
 
 from __future__ import annotations
@@ -27,15 +29,18 @@ class TomlSource:
     data: dict[str, object]  # the corral table: the whole file, or [tool.corral]
     prefix: tuple[str, ...]  # where that table sits in the file
     text: str = field(repr=False)
+    lines: LineMap | None = field(default=None, repr=False, compare=False)  # built when asked
 
     def key_name(self, *keys: str) -> str:
         return ".".join((*self.prefix, *keys))
 
     def line_of(self, *keys: str) -> int | None:
         """The line where ``keys`` (below the corral table) is written, or its nearest parent."""
+        if self.lines is None:
+            self.lines = LineMap(self.text)
         path = (*self.prefix, *keys)
         while len(path) > len(self.prefix):
-            found = _find_line(self.text, path)
+            found = self.lines.find(path)
             if found is not None:
                 return found
             path = path[:-1]
@@ -103,22 +108,31 @@ def _split_key(text: str) -> tuple[str, ...]:
     return tuple(next(g for g in m.groups() if g is not None) for m in _TOKEN.finditer(text))
 
 
-def _find_line(text: str, path: tuple[str, ...]) -> int | None:
-    section: tuple[str, ...] = ()
-    enclosing: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            section = _split_key(stripped.strip("[]"))
-            if section == path:
-                return number
-            continue
-        match = _KEY.match(line)
-        if match is None:
-            continue
-        key_path = section + _split_key(match.group(1))
-        if key_path == path:
-            return number
-        if enclosing is None and len(key_path) < len(path) and path[: len(key_path)] == key_path:
-            enclosing = number  # e.g. an inline table ``ready = {tcp = 80}`` holding the key
-    return enclosing
+class LineMap:
+    """Where each key path is first written: as a ``[table]`` header or a ``key =`` line (the
+    key lines also answer for what an inline table on them holds). One pass over the text."""
+
+    def __init__(self, text: str) -> None:
+        self.written: dict[tuple[str, ...], int] = {}  # headers and keys
+        self.keys: dict[tuple[str, ...], int] = {}  # keys only: they may hold an inline table
+        section: tuple[str, ...] = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            stripped = line.strip()
+            if stripped.startswith("["):
+                section = _split_key(stripped.strip("[]"))
+                self.written.setdefault(section, number)
+                continue
+            match = _KEY.match(line)
+            if match is not None:
+                key_path = section + _split_key(match.group(1))
+                self.written.setdefault(key_path, number)
+                self.keys.setdefault(key_path, number)
+
+    def find(self, path: tuple[str, ...]) -> int | None:
+        """The line of ``path``, else the first key line above it (e.g. ``ready = {tcp = 80}``
+        holding ``ready.tcp``), else None."""
+        found = self.written.get(path)
+        if found is not None:
+            return found
+        enclosing = [self.keys[path[:n]] for n in range(1, len(path)) if path[:n] in self.keys]
+        return min(enclosing) if enclosing else None
