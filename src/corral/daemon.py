@@ -66,6 +66,7 @@ class Supervisor:
         self.watcher: subprocess.Popen[bytes] | None = None
         self.watching: list[str] = []
         self.ready_fd = ready_fd  # told "listening" once we are
+        self.finishing: asyncio.Task[None] | None = None  # the one run of _shutdown
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -88,7 +89,7 @@ class Supervisor:
         ticker = asyncio.ensure_future(self._tick())
         await self.done.wait()
         ticker.cancel()
-        await self._shutdown()
+        await self._finish()
 
     async def _listen(self) -> None:
         old_umask = os.umask(0o177)
@@ -161,6 +162,13 @@ class Supervisor:
         self.watcher.stdout.close()
         self.watcher = None
 
+    async def _finish(self) -> None:
+        """Shut down once, whoever asks first: the loop, or a stop of everything, which replies
+        only after it (so that its client returns after our last write to the project)."""
+        if self.finishing is None:
+            self.finishing = asyncio.ensure_future(self._shutdown())
+        await asyncio.shield(self.finishing)
+
     async def _shutdown(self) -> None:
         log_line(f"shutting down: {self.exit_reason}")
         self.stop_watcher()
@@ -177,8 +185,9 @@ class Supervisor:
             "incomplete": survivors,
         }
         self.engine.dirty = True
-        self.engine.save()
         self.engine.events.emit("supervisor_exited", reason=self.exit_reason)
+        self.engine.save()
+        self.engine.sealed = True
 
     async def _tick(self) -> None:
         last_refresh = 0.0
@@ -213,12 +222,23 @@ class Supervisor:
                 reply = protocol.reply_error(exc)
             else:
                 reply = await self._serve(line)
+            self._save_before_reply()
             writer.write(protocol.encode(reply))
             await writer.drain()
         except (TimeoutError, ConnectionError):
             pass
         finally:
             writer.close()
+
+    def _save_before_reply(self) -> None:
+        """What a client is told is on disk first (the engine's saves are coalesced), and
+        after the last write of a shutdown nothing is written at all: a project directory
+        deleted right after ``corral stop`` returns stays deleted."""
+        if not self.engine.sealed:
+            try:
+                self.engine.save()
+            except OSError as exc:  # a full disk or a removed .corral/: answer all the same
+                log_line(f"cannot save the state file: {exc!r}")
 
     async def _serve(self, line: bytes) -> dict[str, Any]:
         try:
@@ -274,6 +294,7 @@ class Supervisor:
         reports = await self.engine.stop(names)
         if names is None:  # everything stopped: nothing left to supervise
             self.request_shutdown("corral stop")
+            await self._finish()  # our last write to .corral/ comes before the reply
         return {"reports": [r.to_dict() for r in reports]}
 
     async def op_restart(self, message: dict[str, Any]) -> dict[str, Any]:

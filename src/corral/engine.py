@@ -32,6 +32,8 @@ SETTLED_REFRESH = 30.0  # and afterwards this often (see refresh_members)
 ORPHAN_STOP_TIMEOUT = 5.0  # seconds an orphan found on a port gets to exit after SIGTERM
 STOP_SLACK = 5.0  # seconds beyond the stop timeouts for the sweep and the port checks
 HEAD_SHARED = 0.1  # seconds one reading of the git HEAD serves the spawns of a start
+SAVE_DELAY = 0.05  # seconds a state change waits for the others of its burst (see save_soon)
+MEMBERS_FRESH = 1.0  # seconds a status reuses a service's members when nothing happened since
 
 
 class Engine:
@@ -58,6 +60,7 @@ class Engine:
         self.cgroup_root = self._cgroup_root()
         self.dirty = True
         self.save_pending = False
+        self.sealed = False  # the supervisor's last write is done: nothing more is saved
         self.stop_began = float("-inf")
         self.survey = staleness.Survey()  # shared by the services' stale checks
         self.gate: runner.StartGate | None = None  # services spawned this turn wait behind it
@@ -71,6 +74,9 @@ class Engine:
         self.probe_children: dict[int, tuple[subprocess.Popen[bytes], asyncio.Future[int]]] = {}
         self.helpers: dict[int, subprocess.Popen[bytes]] = {}  # e.g. the file watcher
         self.readiness = Readiness(self)
+        self.generation = 0  # counts transitions and reaps: what a member cache predates
+        self.members_seen: dict[str, tuple[float, int, set[int]]] = {}  # see members_of
+        self.listener_owners = status.ListenerOwners()
         self.update_project(project)
 
     # ---- configuration -------------------------------------------------------------------
@@ -137,6 +143,7 @@ class Engine:
         service.state = decision.state
         service.record.state = str(decision.state)
         self.dirty = True
+        self.generation += 1
         self._emit_transition(service, event, previous, decision)
         for action in decision.actions:
             self._act(service, action, decision.delay)
@@ -273,8 +280,10 @@ class Engine:
         that no running service owns (an orphan of an earlier run) is stopped, and reported; any
         other holder is left alone and blocks the start (the returned reason names it)."""
         for port in service.spec.ports:
-            if oslayer.port_is_free(port):
-                continue  # the usual case, and one listener dump instead of two
+            # the services starting in this turn share one listener dump (the bind probes
+            # still see a listener bound since)
+            if oslayer.port_is_free(port, ports.listeners_this_turn()):
+                continue  # the usual case
             for holder in ports.holders(port):
                 owner = self._running_owner(holder.pid)
                 if owner is not None:
@@ -433,6 +442,7 @@ class Engine:
                 return
             if pid == 0:
                 return
+            self.generation += 1
             if pid in self.helpers:
                 self.helpers.pop(pid).returncode = os.waitstatus_to_exitcode(status)
                 continue
@@ -700,17 +710,19 @@ class Engine:
 
     def save(self) -> None:
         self.save_pending = False
-        if self.dirty:
+        if self.dirty and not self.sealed:
             write_state(self.project.root, self.state)
             self.dirty = False
 
     def save_soon(self) -> None:
-        """Save once the current burst of changes is over (at the end of this turn of the
-        loop): starting ten services is twenty transitions but one write."""
+        """Save once the current burst of changes is over (``SAVE_DELAY`` later): starting 200
+        services is some 400 transitions over many turns of the loop, and a few writes, not one
+        per turn. The supervisor also saves before every reply (see corral.daemon), so what a
+        client was told is on disk."""
         if self.save_pending:
             return
         try:
-            asyncio.get_running_loop().call_soon(self.save)
+            asyncio.get_running_loop().call_later(SAVE_DELAY, self.save)
         except RuntimeError:  # no loop (tests driving the engine directly): save now
             self.save()
             return
@@ -742,10 +754,22 @@ class Engine:
             last_exit=record.last_exit,
             note=record.note,
             stale=record.stale if run else None,
-            members=sorted(quick_members(service)),
+            members=sorted(self.members_of(service)),
             log=str(logs.log_path(self.state_dir, name)),
             config_changed=changed,
         )
+
+    def members_of(self, service: Service) -> set[int]:
+        """The run's members by the cheap layers, taken again only after a transition or a reap
+        (the events that change them, forks aside) or ``MEMBERS_FRESH`` seconds: a status of
+        200 services does not re-read 200 process trees and cgroups."""
+        now = time.monotonic()
+        seen = self.members_seen.get(service.spec.name)
+        if seen is not None and seen[1] == self.generation and now - seen[0] < MEMBERS_FRESH:
+            return seen[2]
+        members = quick_members(service)
+        self.members_seen[service.spec.name] = (now, self.generation, members)
+        return members
 
     def status(self) -> dict[str, Any]:
         """What runs now, with the ports each service's processes really listen on."""
@@ -754,6 +778,7 @@ class Engine:
         return status.document(
             status.SUPERVISOR,
             [self.describe(spec.name) for spec in self.project.services],
+            owners=self.listener_owners,
             supervisor={
                 "pid": os.getpid(),
                 "run_id": self.run_id,

@@ -83,6 +83,27 @@ def listeners_since(newer_than: float) -> list[oslayer.Listener]:
     return _latest_listeners[1]
 
 
+_turn_listeners: list[oslayer.Listener] | None = None
+
+
+def listeners_this_turn() -> list[oslayer.Listener]:
+    """One dump of every listening socket per turn of the running event loop: the port claims
+    of services starting together, and the tcp probes that poll in the same turn, share it
+    (a dump of 200 listeners per service was most of a start's port work)."""
+    global _turn_listeners
+    if _turn_listeners is None:
+        import asyncio
+
+        _turn_listeners = oslayer.listeners()
+        asyncio.get_running_loop().call_soon(_forget_turn)
+    return _turn_listeners
+
+
+def _forget_turn() -> None:
+    global _turn_listeners
+    _turn_listeners = None
+
+
 def holders(port: int) -> list[Holder]:
     """Everyone listening on ``port``, one entry per process (addresses merged)."""
     sockets = oslayer.listeners([port])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,11 +56,8 @@ class TcpProbe:
         return ProbeResult(False, f"port {port} is held by {who}, not by this service")
 
 
-LISTENING_SHARED = 0.003  # seconds: the tcp probes polling in one turn of the loop share a dump
-
-
 def _listening_now() -> list[oslayer.Listener]:
-    return ports.listeners_since(time.monotonic() - LISTENING_SHARED)
+    return ports.listeners_this_turn()  # the tcp probes polling in one turn share a dump
 
 
 class HttpProbe:

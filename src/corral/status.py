@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from corral import oslayer
 from corral.ports import listening_ports
 
 SUPERVISOR = "supervisor"
@@ -73,9 +74,12 @@ def document(
     ended: dict[str, Any] | None = None,
     tether: dict[str, Any] | None = None,
     lease: dict[str, Any] | None = None,
+    owners: ListenerOwners | None = None,
 ) -> dict[str, Any]:
-    """The whole document; fills in the ports each service's processes really listen on."""
-    listening = listening_ports({pid for item in services for pid in item["members"]})
+    """The whole document; fills in the ports each service's processes really listen on
+    (through ``owners``, the supervisor's memory of who holds which socket, when given)."""
+    pids = {pid for item in services for pid in item["members"]}
+    listening = owners.listening(pids) if owners is not None else listening_ports(pids)
     for item in services:
         item["listening"] = sorted({p for pid in item["members"] for p in listening.get(pid, ())})
     return {
@@ -89,3 +93,39 @@ def document(
         "services": services,
         "time": time.time(),
     }
+
+
+class ListenerOwners:
+    """Which of the given processes holds each listening socket, learned once per socket.
+
+    One listener dump per status (a netlink request: cheap), and an fd scan only for sockets
+    not seen before, and only of the processes not yet scanned for them: a status of 200
+    services walks no fds unless something started listening. A socket's inode is unique while
+    the socket lives; what is remembered of sockets that closed is forgotten at the next dump."""
+
+    def __init__(self) -> None:
+        self.owner: dict[int, set[int]] = {}  # inode -> the pids found holding it
+        self.scanned: dict[int, set[int]] = {}  # inode -> the pids whose fds were looked at
+
+    def listening(self, pids: set[int]) -> dict[int, set[int]]:
+        """pid -> TCP ports it listens on, among ``pids``."""
+        if not pids:
+            return {}
+        sockets = oslayer.listeners()
+        live = {item.inode for item in sockets}
+        for table in (self.owner, self.scanned):
+            for inode in [inode for inode in table if inode not in live]:
+                del table[inode]
+        unscanned = {inode: pids - self.scanned.get(inode, set()) for inode in live}
+        fresh = set().union(*unscanned.values()) if unscanned else set()
+        if fresh:
+            asked = [inode for inode, left in unscanned.items() if left]
+            found = oslayer.socket_holders(asked, fresh)
+            for inode in asked:
+                self.scanned.setdefault(inode, set()).update(fresh)
+                self.owner.setdefault(inode, set()).update(found.get(inode, set()))
+        result: dict[int, set[int]] = {}
+        for item in sockets:
+            for pid in self.owner.get(item.inode, set()) & pids:
+                result.setdefault(pid, set()).add(item.port)
+        return result

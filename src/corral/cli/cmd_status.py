@@ -161,15 +161,19 @@ def _row(service: dict[str, Any], out: Output) -> list[str]:
 
 
 def _print_table(headers: list[str], rows: list[list[str]], out: Output) -> None:
-    import re
+    visible = len  # without colour every character shows
+    if out.colour:
+        import re
 
-    def visible(text: str) -> int:
-        return len(re.sub(r"\033\[[0-9;]*m", "", text))
+        def visible(text: str) -> int:
+            return len(re.sub(r"\033\[[0-9;]*m", "", text))
 
     widths = [max(visible(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = []
     for row in [headers, *rows]:
         cells = [cell + " " * (widths[i] - visible(cell)) for i, cell in enumerate(row)]
-        out.line("  ".join(cells).rstrip())
+        lines.append("  ".join(cells).rstrip())
+    out.line("\n".join(lines))  # one write for the table, not one per service
 
 
 def _duration(seconds: float) -> str:
