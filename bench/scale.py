@@ -156,9 +156,12 @@ def honcho_round(binary: str, server: str, count: int) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    family: list[tuple[int, str]] = []
     try:
         wait_ports(ports)
-        return time.perf_counter() - begun
+        took = time.perf_counter() - begun
+        family = _descendants(process.pid)  # honcho puts each in a session of its own
+        return took
     finally:
         process.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -167,8 +170,36 @@ def honcho_round(binary: str, server: str, count: int) -> float:
             os.killpg(process.pid, signal.SIGKILL)  # the group this script created
         with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError):
             process.wait(timeout=10)
+        for pid, start in family:  # what honcho left: each by pid, if still the same process
+            if _start_time(pid) == start:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         ports_free(ports)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return None
+
+
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, start time) of every descendant of ``pid`` (Linux /proc)."""
+    found: list[tuple[int, str]] = []
+    stack = [pid]
+    while stack:
+        parent = stack.pop()
+        for task in os.listdir(f"/proc/{parent}/task") if os.path.isdir(f"/proc/{parent}") else []:
+            with contextlib.suppress(OSError), open(f"/proc/{parent}/task/{task}/children") as f:
+                for child in map(int, f.read().split()):
+                    start = _start_time(child)
+                    if start is not None:
+                        found.append((child, start))
+                        stack.append(child)
+    return found
 
 
 def python_pass() -> float:
@@ -208,7 +239,7 @@ def corral_idle(server: str, count: int, window: float) -> tuple[float, float]:
         corral(root, "start")
         state = json.loads((root / ".corral" / "state.json").read_text())
         pids = [state["supervisor"]["pid"], state["guard"]["pid"]]
-        time.sleep(2)
+        time.sleep(16)  # past the runs' settling time (corral.engine.SETTLING), as in daily use
         before, _ = cpu_and_rss(pids)
         time.sleep(window)
         after, rss = cpu_and_rss(pids)
@@ -274,7 +305,7 @@ def main() -> int:
     )
     parser.add_argument("--n", type=int, nargs="+", default=[10, 200])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--idle", type=float, default=10.0, help="idle window, seconds")
+    parser.add_argument("--idle", type=float, default=30.0, help="idle window, seconds")
     parser.add_argument("--out", type=Path, help="also append the table to this file")
     args = parser.parse_args()
     _compile_corral()

@@ -657,7 +657,7 @@ class Engine:
         if not pids:
             return
         running = list({id(s): s for s in pids.values()}.values())  # Service is unhashable
-        listening = ports.listening_ports(set(pids))
+        listening = self.listener_owners.listening(set(pids))  # fds scanned for new sockets only
         for service in running:
             bound = {p for pid, s in pids.items() if s is service for p in listening.get(pid, ())}
             for port in sorted(bound - service.ports_seen):

@@ -19,8 +19,9 @@ from corral.lifecycle import Event, State
 from corral.model import ProbeKind, ProcessIdentity, ProjectSpec, ReadyProbe
 from corral.service import Service, quick_members
 
-QUICK_POLL = 0.01  # seconds between probes in a run's first moments
-QUICK_PHASE = 0.5  # then the pause doubles up to the probe's interval
+FIRST_POLL = 0.002  # seconds before the second probe: a server that listens at once is seen at once
+QUICK_POLL = 0.01  # the pause grows by half up to this in a run's first moments
+QUICK_PHASE = 0.5  # then it doubles up to the probe's interval
 NO_PROBE = "no probe"  # the note of a run made ready by the settle time alone
 
 
@@ -78,7 +79,7 @@ class Readiness:
     ) -> None:
         begun = time.monotonic()
         deadline = begun + ready.timeout
-        pause = min(QUICK_POLL, ready.interval)
+        pause = min(FIRST_POLL, ready.interval)
         while service.run is run and service.state is State.STARTING:
             result = await probe.check()
             if service.run is not run or service.state is not State.STARTING:
@@ -99,6 +100,8 @@ class Readiness:
             await asyncio.sleep(pause)
             if time.monotonic() - begun > QUICK_PHASE:  # most services are ready by then
                 pause = min(pause * 2, ready.interval)
+            else:  # 2, 3, 4.5, 6.75, 10 ms: as many probes as a 10 ms poll, sooner at first
+                pause = min(pause * 1.5, QUICK_POLL, ready.interval)
 
     def _run_probe(self, service: Service, command: str, timeout: float) -> asyncio.Future[int]:
         """Run a probe command as our child; ``reap`` resolves the future with its exit code."""

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from corral.cli.parser import build_parser
+    from corral.cli.parser import build_parser, command_word
     from corral.cli.render import Output
     from corral.errors import CorralError, ExitCode
 
     words = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(command_word(words))  # that command's parser only, when it can
     try:
         args = parser.parse_args(words)
     except CorralError as exc:  # argparse's own errors, as one line (or one JSON document)
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     out = Output.for_args(args)
     if args.handler is None:
-        parser.print_help(sys.stderr)
+        build_parser().print_help(sys.stderr)  # every command listed, not just the one named
         return ExitCode.USAGE
     try:
         return int(_handler(args.handler)(args, out))

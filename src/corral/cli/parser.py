@@ -7,6 +7,7 @@ no imports of the commands' modules, and ``corral.cli.main`` imports just the on
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import corral
 from corral.errors import UsageError
@@ -94,7 +95,12 @@ def _common(json_output: bool = True, short_file: bool = True) -> argparse.Argum
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+ALIASES = {"ps": "status"}  # command names whose parser another command's adder builds
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` (a command word, see ``command_word``) the top level
+    and that one command: building all two dozen commands costs more than the one that runs."""
     parser = _Parser(
         prog="corral",
         description="Run a project's development services, and stop every process they start.",
@@ -118,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(handler=None)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    adder = _adder(only) if only is not None else None
+    if adder is not None:
+        adder(commands)
+        return parser
     _add_config(commands)
     _add_start(commands)
     _add_stop(commands)
@@ -190,6 +200,27 @@ def _add_except(command: argparse.ArgumentParser) -> None:
         metavar="SERVICE",
         help="start every autostart service but these (repeatable; a,b too)",
     )
+
+
+def _adder(name: str) -> Callable[..., None] | None:
+    adder = globals().get(f"_add_{ALIASES.get(name, name)}")
+    return adder if callable(adder) else None
+
+
+def command_word(words: list[str]) -> str | None:
+    """The command that ``words`` name, when their parser alone will do: None for the top
+    level's own help or version, a word that names no command, or nothing to go on."""
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("-C", "-f", "--file"):
+            skip = True  # its value follows
+        elif word in ("-h", "--help", "--version", "--"):
+            return None
+        elif not word.startswith("-"):
+            return word if _adder(word) is not None else None
+    return None
 
 
 def _duration(text: str) -> float:
