@@ -278,24 +278,47 @@ class Engine:
     async def _claim_ports(self, service: Service) -> str | None:
         """Make sure the service's ports are free before it starts. A holder from this project
         that no running service owns (an orphan of an earlier run) is stopped, and reported; any
-        other holder is left alone and blocks the start (the returned reason names it)."""
-        for port in service.spec.ports:
-            # the services starting in this turn share one listener dump (the bind probes
-            # still see a listener bound since)
-            if oslayer.port_is_free(port, ports.listeners_this_turn()):
+        other holder is left alone and blocks the start (the returned reason names it).
+
+        Without declared ports, the port ``PORT`` gives it is checked too: held by someone else,
+        it blocks the start when the command names ``$PORT``; otherwise (it may read PORT from
+        its environment, or not listen at all) a warning goes to its log, beside any error."""
+        declared = service.spec.ports
+        port_env = service.spec.env.get("PORT", "")
+        listening = ports.listeners_this_turn()  # the services starting this turn share it
+        if (
+            not declared
+            and port_env.isdigit()
+            and not oslayer.port_is_free(int(port_env), listening)
+        ):
+            problem = await self._claim(int(port_env))
+            if problem and "PORT" in service.spec.command_line:
+                return f"{problem} (it is this service's PORT)"
+            if problem:
+                logs.write_marker(self.state_dir, service.spec.name, f"corral: warning: {problem}")
+        for port in declared:
+            # the bind probes still see a listener bound since the shared dump
+            if oslayer.port_is_free(port, listening):
                 continue  # the usual case
-            for holder in ports.holders(port):
-                owner = self._running_owner(holder.pid)
-                if owner is not None:
-                    return f"port {port} is held by service {owner!r} of this project"
-                if not holder.is_ours(self.project.project_id):
-                    hint = holder.stop_command()
-                    return f"port {port} is held by {holder.describe()}" + (
-                        f" (stop it with: {hint})" if hint else ""
-                    )
-                await self._stop_orphan(port, holder)
-            if not oslayer.port_is_free(port):
-                return f"port {port} is still held after stopping this project's orphans"
+            problem = await self._claim(port)
+            if problem:
+                return problem
+        return None
+
+    async def _claim(self, port: int) -> str | None:
+        """One held port: stop this project's orphan on it, or say who else holds it."""
+        for holder in ports.holders(port):
+            owner = self._running_owner(holder.pid)
+            if owner is not None:
+                return f"port {port} is held by service {owner!r} of this project"
+            if not holder.is_ours(self.project.project_id):
+                hint = holder.stop_command()
+                return f"port {port} is held by {holder.describe()}" + (
+                    f" (stop it with: {hint})" if hint else ""
+                )
+            await self._stop_orphan(port, holder)
+        if not oslayer.port_is_free(port):
+            return f"port {port} is still held after stopping this project's orphans"
         return None
 
     def _running_owner(self, pid: int | None) -> str | None:

@@ -111,6 +111,8 @@ class ProjectSpec:
     env_files: tuple[Path, ...] = ()
     port_base: int = DEFAULT_PORT_BASE
     port_source: str = "default"  # where port_base came from: -p, PORT, port_base or default
+    port_offset: int = 0  # added to every port (a second checkout): see the README
+    port_offset_source: str = "none"  # CORRAL_PORT_OFFSET, port_offset or none
     settings: ProjectSettings = field(default_factory=ProjectSettings)
     warnings: tuple[str, ...] = ()  # what the loader could not honour, each one line
 
@@ -227,6 +229,8 @@ def spec_to_dict(project: ProjectSpec) -> dict[str, object]:
         "env_files": [str(p) for p in project.env_files],
         "port_base": project.port_base,
         "port_source": project.port_source,
+        "port_offset": project.port_offset,
+        "port_offset_source": project.port_offset_source,
         "settings": project.settings.to_dict(),
         "services": [_service_to_dict(spec) for spec in project.services],
     }
@@ -242,6 +246,8 @@ def spec_from_dict(data: dict[str, Any]) -> ProjectSpec:
         env_files=tuple(Path(p) for p in data["env_files"]),
         port_base=data["port_base"],
         port_source=str(data.get("port_source", "default")),
+        port_offset=int(data.get("port_offset", 0)),
+        port_offset_source=str(data.get("port_offset_source", "none")),
         settings=ProjectSettings.from_dict(dict(data.get("settings") or {})),
     )
 

@@ -415,8 +415,14 @@ async def _verify_ports(
 ) -> list[dict[str, Any]]:
     """Each declared port must be free; a holder that is one of ours is killed, others reported.
     The first look shares a dump of the listening sockets taken after ``settled``, the start of
-    the pass that found no member alive (their sockets were closed by then)."""
+    the pass that found no member alive (their sockets were closed by then).
+
+    Only the ports this run's processes could have held are verified: a stop that found none of
+    them (a service that never ran here) verifies none, and a port held by a service of another
+    corral project (a second checkout's server) is that project's, not a failure of this stop."""
     held: list[dict[str, Any]] = []
+    if not seen:
+        return held
     for port in trace.ports:
         deadline = time.monotonic() + PORT_RELEASE_WAIT
         listening: list[oslayer.Listener] | None = ports.listeners_since(settled)
@@ -427,10 +433,22 @@ async def _verify_ports(
             for holder in ours:
                 oslayer.safe_signal(seen[holder["pid"]].identity, signal.SIGKILL)
             if time.monotonic() >= deadline:
-                held.append({"port": port, "holders": holders})
+                if not _of_another_project(holders, trace.project_id):
+                    held.append({"port": port, "holders": holders})
                 break
             await asyncio.sleep(0.02)
     return held
+
+
+def _of_another_project(holders: list[dict[str, Any]], project_id: str) -> bool:
+    """Every holder is a visible process carrying another corral project's marker."""
+
+    def project_of(pid: int | None) -> str | None:
+        found = oslayer.read_markers(pid) if pid is not None else None
+        return (found or {}).get(marker_names.PROJECT)
+
+    projects = [project_of(holder.get("pid")) for holder in holders]
+    return bool(projects) and all(p is not None and p != project_id for p in projects)
 
 
 def port_holders(port: int) -> list[dict[str, Any]]:

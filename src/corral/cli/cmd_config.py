@@ -48,6 +48,8 @@ def config_document(project: ProjectSpec, show_secrets: bool = False) -> dict[st
             "env_files": [str(path) for path in project.env_files],
             "port_base": project.port_base,
             "port_source": project.port_source,
+            "port_offset": project.port_offset,
+            "port_offset_source": project.port_offset_source,
         },
         "services": [_service_document(spec, show_secrets) for spec in project.services],
         "warnings": list(project.warnings),
@@ -77,6 +79,7 @@ def _service_document(spec: ServiceSpec, show_secrets: bool) -> dict[str, Any]:
         "stop_timeout": spec.stop_timeout,
         "watch": list(spec.watch),
         "autostart": spec.autostart,
+        "oneshot": spec.oneshot,
         "env": masked(spec.env, show_secrets),
         "defined_at": spec.defined_at,
     }
@@ -90,6 +93,10 @@ def _print_project(project: ProjectSpec, show_secrets: bool, out: Output) -> Non
     if project.env_files:
         out.line(f"  env files  {', '.join(display_path(p) for p in project.env_files)}")
     out.line(f"  port base  {project.port_base}  ({_port_source(project.port_source)})")
+    if project.port_offset_source != "none":
+        out.line(
+            f"  offset     +{project.port_offset} on every port (from {project.port_offset_source})"
+        )
     out.line(f"  services   {len(project.services)}, in start order:")
     for spec in project.services:
         out.line()
@@ -128,6 +135,8 @@ def _port_source(source: str) -> str:
 
 
 def _describe_ready(spec: ServiceSpec) -> str:
+    if spec.oneshot:
+        return "done when it exits 0 (oneshot)"
     if spec.ready is not None:
         return spec.ready.describe()
     if spec.ports:

@@ -18,6 +18,7 @@ from corral.config.compose import ComposeSource, load_compose
 from corral.config.discover import Discovered, discover
 from corral.config.envfiles import read_env_file
 from corral.config.formation import apply_formation
+from corral.config.offset import as_port_offset, shift_probe
 from corral.config.procfile import ProcfileEntry, parse_procfile
 from corral.config.tomlfile import TomlSource, load_toml
 from corral.errors import ConfigError
@@ -49,6 +50,7 @@ PROJECT_KEYS = (
     "tether",
     "ttl",
     "agent",
+    "port_offset",
 )
 SERVICE_KEYS = (
     "command",
@@ -150,6 +152,7 @@ def load_project(
     for path in env_files:
         base_env.update(read_env_file(path, base_env, ctx.inherited))
     port_base, port_source = _port_base(ctx, table, base_env, overrides.port)
+    offset, offset_source = _port_offset(ctx, table)
     settings = ProjectSettings(
         log_max_size=ctx.read((), table, "log_max_size", v.as_size, DEFAULT_LOG_MAX_SIZE),
         log_keep=ctx.read((), table, "log_keep", v.as_positive_int, DEFAULT_LOG_KEEP),
@@ -159,7 +162,7 @@ def load_project(
         agent_allow=ctx.read((), table, "agent", v.as_agent_allow, ()),
     )
     raw = _merge_services(ctx, table)
-    specs = [_service(ctx, item, base_env, port_base) for item in raw]
+    specs = [_service(ctx, item, base_env, port_base, offset) for item in raw]
     _check_dependencies(ctx, specs)
     specs = apply_formation(specs, overrides.formation)
     _check_ports(ctx, specs)
@@ -172,6 +175,8 @@ def load_project(
         env_files=tuple(env_files),
         port_base=port_base,
         port_source=port_source,
+        port_offset=offset,
+        port_offset_source=offset_source,
         settings=settings,
         warnings=_warnings(ctx.source),
     )
@@ -335,8 +340,38 @@ def _options(ctx: _Context, services: dict[str, object], name: str) -> dict[str,
     return options
 
 
+def _port_offset(ctx: _Context, table: dict[str, object]) -> tuple[int, str]:
+    """Added to every port of the project (declared ports, PORT, tcp and http probes), so that a
+    second checkout runs beside the first: ``CORRAL_PORT_OFFSET``, else ``port_offset``."""
+    inherited = os.environ if ctx.inherited is None else ctx.inherited
+    text = inherited.get("CORRAL_PORT_OFFSET", "")
+    if text:
+        if not text.isdigit() or not 0 <= int(text) < 65535:
+            raise ConfigError(
+                ctx.found.files[0],
+                f"CORRAL_PORT_OFFSET={text!r} is not a whole number from 0 to 65534",
+                hint="fix or unset CORRAL_PORT_OFFSET",
+            )
+        return int(text), "CORRAL_PORT_OFFSET"
+    if "port_offset" in table:
+        return ctx.read((), table, "port_offset", as_port_offset, 0), "port_offset"
+    return 0, "none"
+
+
+def _shifted(
+    ctx: _Context, keys: tuple[str, ...], ports: tuple[int, ...], offset: int
+) -> tuple[int, ...]:
+    if any(port + offset > 65535 for port in ports):
+        raise ctx._error(
+            (*keys, "port"),
+            f"port {max(ports)} + port offset {offset} is over 65535",
+            "use a smaller port offset",
+        )
+    return tuple(port + offset for port in ports)
+
+
 def _service(
-    ctx: _Context, raw: _RawService, base_env: dict[str, str], port_base: int
+    ctx: _Context, raw: _RawService, base_env: dict[str, str], port_base: int, offset: int = 0
 ) -> ServiceSpec:
     keys = ("services", raw.name)
     opts = raw.options
@@ -344,11 +379,11 @@ def _service(
     def read(key: str, validator: Callable[[object], T], default: T) -> T:
         return ctx.read(keys, opts, key, validator, default)
 
-    ports = read("port", v.as_ports, ())
+    ports = _shifted(ctx, keys, read("port", v.as_ports, ()), offset)
     env = dict(base_env)
     for path in _env_files(ctx, keys, opts, default_dotenv=False):
         env.update(read_env_file(path, env, ctx.inherited))
-    env["PORT"] = str(ports[0] if ports else port_base + raw.index * PORT_STEP)
+    env["PORT"] = str(ports[0] if ports else port_base + offset + raw.index * PORT_STEP)
     env.update(read("env", v.as_env, {}))
     assert raw.command is not None
     return ServiceSpec(
@@ -357,7 +392,7 @@ def _service(
         cwd=_cwd(ctx, keys, read("cwd", v.as_str, None)),
         env=env,
         ports=ports,
-        ready=read("ready", v.as_probe, None),
+        ready=shift_probe(read("ready", v.as_probe, None), offset),
         depends_on=read("depends_on", v.as_str_list, ()),
         restart=read("restart", v.as_restart, v.RestartPolicy.NO),
         stop_signal=read("stop_signal", v.as_signal, DEFAULT_STOP_SIGNAL),
