@@ -286,3 +286,45 @@ def test_a_bad_value_is_a_config_error_in_process(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"process-compose.yaml:4: processes.web.replicas"):
         load_project(tmp_path)
+
+
+@pytest.mark.timeout(60)
+def test_completion_conditions_wait_for_a_oneshot(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """process-compose's serial start: a migration that must finish before the server."""
+    api = free_port()
+    project = corral_project(
+        {
+            "process-compose.yaml": f"""\
+processes:
+  migrate:
+    command: "sleep 0.3 && echo migrated > migrated.txt"
+  seed:
+    command: "test -e migrated.txt && echo seeded"
+    ready_log_line: "seeded"
+    depends_on:
+      migrate:
+        condition: process_completed_successfully
+  server:
+    command: "test -e migrated.txt && exec {http_server(api)}"
+    readiness_probe:
+      http_get:
+        port: {api}
+    depends_on:
+      seed:
+        condition: process_completed
+"""
+        }
+    )
+    loaded = load_project(project.root)
+    assert [s.name for s in loaded.services if s.oneshot] == ["migrate", "seed"]
+    assert loaded.service("seed").ready is None
+    (warning,) = loaded.warnings
+    assert "processes.seed.ready_log_line" in warning
+    assert "processes.server.depends_on.seed.condition" in warning  # any exit: not corral's
+    started = project.run("start", "--json", timeout=45)
+    assert started.returncode == 0, started.stdout + started.stderr
+    states = {s["name"]: s["state"] for s in json.loads(started.stdout)["services"]}
+    assert states["server"] == "ready" and not port_free(api)
+    assert (project.root / "migrated.txt").read_text() == "migrated\n"
+    assert project.run("stop", timeout=45).returncode == 0
+    assert port_free(api)

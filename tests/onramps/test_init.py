@@ -27,18 +27,23 @@ def example(corral_project, name: str, ports: dict[int, int]) -> ProjectDir:  # 
     return project
 
 
-def init_start_stop(project: ProjectDir, expected: dict[str, int | None]) -> str:
+def init_start_stop(
+    project: ProjectDir, expected: dict[str, int | None], oneshots: frozenset[str] = frozenset()
+) -> str:
     """Run init, then start and stop what it wrote; returns the written corral.toml."""
     result = project.run("init")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("wrote corral.toml: "), result.stdout
+    checked = project.run("check")
+    assert checked.returncode == 0 and checked.stderr == "", checked.stdout + checked.stderr
+    assert "corral.toml" in checked.stdout and ": valid (" in checked.stdout, checked.stdout
     config = json.loads(project.run("config", "--json").stdout)
     found = {s["name"]: (s["ports"][0] if s["ports"] else None) for s in config["services"]}
     assert found == expected
     started = project.run("start", "--json", timeout=60)
     assert started.returncode == 0, started.stdout + started.stderr
     states = {s["name"]: s["state"] for s in json.loads(started.stdout)["services"]}
-    assert set(states.values()) == {"ready"}, states
+    assert all(states[n] == ("completed" if n in oneshots else "ready") for n in states), states
     stopped = project.run("stop", "--json", timeout=60)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert all(port_free(port) for port in expected.values() if port)
@@ -72,8 +77,10 @@ def test_npm_workspace_example(corral_project) -> None:  # type: ignore[no-untyp
 def test_process_compose_example(corral_project) -> None:  # type: ignore[no-untyped-def]
     api = free_port()
     project = example(corral_project, "process-compose", {8740: api})
-    text = init_start_stop(project, {"api": api, "worker": None})
+    services = {"migrate": None, "api": api, "worker": None}
+    text = init_start_stop(project, services, frozenset({"migrate"}))
     assert 'stop_signal = "SIGINT"  # from processes.worker.shutdown.signal' in text
+    assert "oneshot = true  # from processes.api.depends_on.migrate.condition" in text
     assert 'ready = { log = "worker: waiting for jobs" }' in text
 
 

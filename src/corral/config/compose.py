@@ -477,32 +477,30 @@ class _Translator:
                     f"one of: {', '.join(CONDITIONS)}",
                 )
             if condition in _COMPLETION:
-                self.completion(str(dependency), (*keys, str(dependency), "condition"))
+                self.completion(str(dependency), (*keys, str(dependency), "condition"), condition)
             targets.extend(self.replicas.get(str(dependency), [str(dependency)]))
         for service in self.replicas[name]:
             self.services[service]["depends_on"] = targets
             self.note(("services", service, "depends_on"), keys)
 
-    def completion(self, dependency: str, keys: tuple[str, ...]) -> None:
-        """Waiting for a process to finish needs one-shot services, which corral's model may not
-        have: then the dependency is still ordered, and the condition named in the warning."""
-        from dataclasses import fields
-
-        from corral.model import ServiceSpec
-
-        if "oneshot" not in {f.name for f in fields(ServiceSpec)}:
+    def completion(self, dependency: str, keys: tuple[str, ...], condition: str) -> None:
+        """Waiting for a process to finish: the dependency becomes a oneshot service, done when
+        it exits 0. ``process_completed`` also accepts a failed exit, which corral does not (a
+        oneshot's non-zero exit fails the start): named in the warning."""
+        if condition == "process_completed":
             self.cannot(keys)
-            return
         for service in self.replicas.get(dependency, [dependency]):
             table = self.services.get(service)
             if table is None:
                 continue  # an unknown name: the loader's dependency check reports it
             table["oneshot"] = True
+            self.note(("services", service, "oneshot"), keys)
             # A process that runs to completion is done when it exits 0: a readiness probe or
             # restarting it always cannot apply (corral would refuse them on a oneshot).
             origin = ("processes", dependency)
             if table.pop("ready", None) is not None:
-                self.cannot((*origin, "readiness_probe"))
+                probe = self.source.names.get(("services", service, "ready"), "readiness_probe")
+                self.source.warnings.append(probe)
             if table.get("restart") == "always":
                 del table["restart"]
                 self.cannot((*origin, "availability", "restart"))
