@@ -8,6 +8,7 @@ table, logs the edge and marks the state file dirty. The clock is injected for t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -82,7 +83,15 @@ class Engine:
     # ---- configuration -------------------------------------------------------------------
 
     def update_project(self, project: ProjectSpec) -> None:
-        """Adopt a newer configuration: running services keep theirs until they restart."""
+        """Adopt a newer configuration: running services keep theirs until they restart. A
+        service that runs but is not in it (a copy started with ``-m web=2``, a Procfile line
+        removed since) stays supervised, so that a plain stop still stops it."""
+        named = {spec.name for spec in project.services}
+        kept = tuple(
+            s.spec for n, s in self.services.items() if n not in named and s.state not in DOWN
+        )
+        if kept:
+            project = dataclasses.replace(project, services=(*project.services, *kept))
         self.project = project
         settings = project.settings
         self.settle_time = settings.settle_time

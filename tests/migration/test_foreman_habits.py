@@ -91,6 +91,13 @@ def test_a_formation_runs_copies_one_port_apart_and_leaves_out_a_zero(corral_pro
     assert services["web.2"]["listening"] == [base + 1]
     assert "worker" not in services or services["worker"]["state"] == "stopped"
     pids = [services["web.1"]["pid"], services["web.2"]["pid"]]
+    worker = project.run("start", "worker")  # without -m: the copies stay supervised
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    services = status_of(project)
+    assert services["web.2"]["state"] == "ready" and services["worker"]["state"] == "ready"
+    one = project.run("stop", "web.2")  # a copy by name, without -m
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert status_of(project)["web.2"]["state"] == "stopped"
     stopped = project.run("stop")  # no -m: the copies are still stopped
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert not any(pid_alive(pid) for pid in pids)

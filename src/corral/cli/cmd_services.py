@@ -157,7 +157,11 @@ def _config_file(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _check_names(project, names: list[str]) -> None:  # type: ignore[no-untyped-def]
-    check_services(names, project.service_names)
+    """Unknown names are a usage error; ``web.2`` passes for a service ``web`` (a copy started
+    with ``-m``, which the supervisor knows though this command was not given ``-m``)."""
+    known = project.service_names
+    copies = [n for n in names if n.partition(".")[0] in known and n.partition(".")[2].isdigit()]
+    check_services([n for n in names if n not in copies], known)
 
 
 def _strip(result: dict[str, Any]) -> dict[str, Any]:
