@@ -307,7 +307,7 @@ def _stop_our_holders(project: ProjectSpec, holders: list[Any]) -> list[dict[str
     import asyncio
 
     from corral.model import RunRecord
-    from corral.reclaim import reclaim
+    from corral.reclaim import reclaim, run_marker
 
     done = []
     running = {s["name"] for s in status(project)["services"] if s.get("pid")}
@@ -318,7 +318,11 @@ def _stop_our_holders(project: ProjectSpec, holders: list[Any]) -> list[dict[str
             continue
         identity = oslayer.identify(holder.pid)
         trace = RunRecord(
-            project.project_id, holder.service or "?", leader=identity, stop_timeout=5.0
+            project.project_id,
+            holder.service or "?",
+            run_id=run_marker(holder.pid),
+            leader=identity,
+            stop_timeout=5.0,
         )
         report = asyncio.run(reclaim(trace))
         done.append({**holder.to_dict(), "how": f"stopped orphan ({report.outcome})"})

@@ -458,8 +458,10 @@ def _anything_left(previous: ProjectState) -> bool:
     runs = previous.runs()
     if any(same_process(m) for r in runs for m in r.members):
         return True
+    recorded = {(previous.project_id, r.service, r.run_id) for r in runs}
     if any(
-        m.get(markers.PROJECT) == previous.project_id and markers.ROLE not in m
+        (m.get(markers.PROJECT), m.get(markers.SERVICE), m.get(markers.RUN)) in recorded
+        and markers.ROLE not in m
         for m in oslayer.scan_markers().values()
     ):
         return True

@@ -170,6 +170,8 @@ def _orphans(
     project: ProjectSpec, services: list[dict[str, Any]], problems: list[dict[str, str]]
 ) -> list[dict[str, Any]]:
     known = {pid for item in services for pid in item.get("members") or []}
+    state = read_state(project.root, oslayer.boot_id(), project.project_id)
+    runs = {state.run_id} | {r.run_id for r in state.runs()} if state else set()
     found = []
     for pid, markers in oslayer.scan_markers().items():
         if markers.get(marker_names.PROJECT) != project.project_id or marker_names.ROLE in markers:
@@ -177,15 +179,35 @@ def _orphans(
         if pid not in known:
             process = _process(pid)
             if process is not None:
-                found.append({**process, "service": markers.get(marker_names.SERVICE)})
-    if found:
-        pids = ", ".join(str(p["pid"]) for p in found[:5])
+                recorded = markers.get(marker_names.RUN) in runs
+                service = markers.get(marker_names.SERVICE)
+                found.append({**process, "service": service, "recorded_run": recorded})
+    _report_orphans(
+        problems,
+        [p for p in found if p["recorded_run"]],
+        [p for p in found if not p["recorded_run"]],
+    )
+    return found
+
+
+def _report_orphans(
+    problems: list[dict[str, str]], ours: list[dict[str, Any]], unknown: list[dict[str, Any]]
+) -> None:
+    if ours:
+        pids = ", ".join(str(p["pid"]) for p in ours[:5])
         _problem(
             problems,
-            f"{len(found)} process(es) of this project are in no service's tree ({pids})",
+            f"{len(ours)} process(es) of this project are in no service's tree ({pids})",
             "corral stop",
         )
-    return found
+    if unknown:
+        pids = " ".join(str(p["pid"]) for p in unknown[:5])
+        _problem(
+            problems,
+            f"{len(unknown)} process(es) carry this project's markers but no run corral "
+            f"recorded ({pids}): corral did not start them and will not stop them",
+            f"if they are yours: kill {pids}",
+        )
 
 
 def _problem(problems: list[dict[str, str]], message: str, fix: str) -> None:

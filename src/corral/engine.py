@@ -22,7 +22,7 @@ from corral.errors import CorralError, check_services
 from corral.lifecycle import ALIVE, DOWN, SATISFIED, Action, Event, RestartRules, State, decide
 from corral.model import ProcessIdentity, ProjectSpec, RunRecord, ServiceSpec
 from corral.readiness import NO_PROBE, Readiness
-from corral.reclaim import StopReport, find_members, reclaim
+from corral.reclaim import StopReport, find_members, reclaim, run_marker
 from corral.service import Service, quick_members
 from corral.state import ProjectState, write_state
 
@@ -343,6 +343,7 @@ class Engine:
         trace = RunRecord(
             self.project.project_id,
             name,
+            run_id=run_marker(holder.pid),
             leader=identity,
             cgroup=str(cgroup) if cgroup else None,
             ports=(port,),

@@ -14,6 +14,7 @@ from corral import markers as marker_names
 from corral import oslayer, registry
 from corral.errors import UnsafeState
 from corral.model import ProcessIdentity
+from corral.paths import project_id as project_id_of
 from corral.paths import runtime_dir
 from corral.state import read_state, write_state
 
@@ -24,8 +25,11 @@ ROUNDS = 5
 def targets() -> dict[int, dict[str, Any]]:
     """pid -> what we know of it, for every process with corral identity."""
     found: dict[int, dict[str, Any]] = {}
+    known = registry.registered()
     for project_id, processes in registry.marked_processes().items():
         for pid, markers in processes.items():
+            if not nameable(project_id, markers, known):
+                continue
             found[pid] = {
                 "project": project_id,
                 "service": markers.get(marker_names.SERVICE),
@@ -53,6 +57,27 @@ def targets() -> dict[int, dict[str, Any]]:
     return {
         pid: info for pid, info in found.items() if info["identity"] is not None and _alive(info)
     }
+
+
+def nameable(project_id: str, markers: dict[str, str], known: dict[str, Any]) -> bool:
+    """A marker counts only for a project corral can name: one its registry lists, or one
+    whose root (carried beside the id) hashes to that id. Any other CORRAL_PROJECT_ID value
+    was copied or invented, and nuke leaves its carrier alone."""
+    if project_id in known:
+        return True
+    root = markers.get(marker_names.ROOT)
+    return bool(root) and project_id_of(root) == project_id
+
+
+def unnameable() -> list[dict[str, Any]]:
+    """The carriers of a project marker that ``targets`` leaves alone, to say so."""
+    known = registry.registered()
+    return [
+        {"pid": pid, "project": project_id, "command": oslayer.cmdline(pid)}
+        for project_id, processes in registry.marked_processes().items()
+        for pid, markers in processes.items()
+        if not nameable(project_id, markers, known)
+    ]
 
 
 def _state_of(entry: dict[str, str]) -> Any:
@@ -97,6 +122,7 @@ def nuke(found: dict[int, dict[str, Any]]) -> dict[str, Any]:
         "killed": sorted(killed),
         "survivors": sorted(survivors),
         "sockets_removed": _remove_stale_sockets(),
+        "skipped": unnameable(),
     }
 
 

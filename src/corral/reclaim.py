@@ -173,12 +173,20 @@ def _path(text: str) -> Path:
     return Path(text)
 
 
+def run_marker(pid: int | None) -> str | None:
+    """The run id a process carries, to find the rest of an orphan's run by its markers."""
+    return (oslayer.read_markers(pid) or {}).get(marker_names.RUN) if pid else None
+
+
 def _marker_hits(trace: RunRecord, scanned: dict[int, dict[str, str]]) -> list[int]:
     return [
         pid
         for pid, markers in scanned.items()
+        # All three: a copied project id and service name alone (a forged or inherited
+        # environment) must not make a stranger a member of this run.
         if markers.get(marker_names.PROJECT) == trace.project_id
         and markers.get(marker_names.SERVICE) == trace.service
+        and markers.get(marker_names.RUN) == trace.run_id
         and marker_names.ROLE not in markers
     ]
 

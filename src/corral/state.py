@@ -81,7 +81,7 @@ class ProjectState:
         no run recorded still gets one, from which markers and ports find leftovers."""
         wanted = set(names) if names else set(self.services)
         return [
-            record.run or RunRecord(self.project_id, name)
+            record.run or RunRecord(self.project_id, name, run_id=self.run_id)
             for name, record in self.services.items()
             if name in wanted
         ]

@@ -83,12 +83,26 @@ def resolve(choice: str | None) -> Tether | None:
         raise UsageError(f"--tether: no process {pid}", hint="give a live pid, 'auto' or 'none'")
     if pid == 1:
         raise UsageError("--tether: never pid 1 (it does not exit)", hint="use 'auto'")
+    if pid == os.getpid():
+        # ``bash -c 'corral start --tether $$'``: bash exec'd corral, so $$ is this command,
+        # which exits as soon as the start returns, and everything would stop with it.
+        raise UsageError(
+            f"--tether: pid {pid} is this corral command itself (the shell exec'd it), which "
+            "exits when the start returns",
+            hint="use --tether auto, or the pid of a process that outlives this command",
+        )
     return tether
+
+
+def alive(tether: dict[str, Any]) -> bool:
+    """Whether the tethered process (as ``Tether.to_dict`` gave it) still runs."""
+    stat = oslayer.read_stat(int(tether["pid"]))
+    return stat is not None and stat.start == tether["start"] and stat.state not in ("Z", "X")
 
 
 def _tether_of(pid: int) -> Tether | None:
     stat = oslayer.read_stat(pid)
-    if stat is None:
+    if stat is None or stat.state in ("Z", "X"):  # exited, not yet reaped: gone all the same
         return None
     return Tether(pid, stat.start, oslayer.cmdline(pid)[:120] or stat.comm)
 

@@ -180,3 +180,100 @@ def test_requests_over_64_kib_are_served(corral_project) -> None:  # type: ignor
     again = project.run("start", "--json", env=big)  # the fast path, through a running one
     assert again.returncode == 0, again.stdout + again.stderr
     assert project.run("stop").returncode == 0
+
+
+def forged(**markers: str) -> subprocess.Popen[bytes]:
+    """A process corral never started, carrying copied markers (an inherited or forged
+    environment); it keeps the test's runtime directory so that ``nuke`` considers it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+    env["CORRAL_RUNTIME_DIR"] = os.environ["CORRAL_RUNTIME_DIR"]
+    env.update(markers)
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], env=env)
+
+
+@pytest.mark.timeout(90)
+def test_forged_markers_never_make_a_stranger_a_member(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    pidfile = two_services(project)
+    assert project.run("start").returncode == 0
+    copied = {"CORRAL_PROJECT_ID": project.id, "CORRAL_SERVICE": "db"}
+    strangers = [forged(**copied), forged(**copied, CORRAL_RUN_ID="0" * 32)]
+    try:
+        wait_until(lambda: all(pid_alive(s.pid) for s in strangers), message="strangers up")
+        stopped = project.run("stop", "db", "--json")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        roles = {role: pid for pid, role in read_pids(pidfile).items()}
+        assert not pid_alive(roles["db"])
+        assert all(s.poll() is None for s in strangers), "a forged marker was stopped"
+        doctor = project.run("doctor")
+        assert "no run corral recorded" in doctor.stdout, doctor.stdout
+        assert project.run("stop").returncode == 0
+        assert all(s.poll() is None for s in strangers), "a forged marker was stopped"
+    finally:
+        for process in strangers:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.timeout(90)
+def test_nuke_leaves_markers_of_no_nameable_project_alone(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    two_services(project)
+    assert project.run("start").returncode == 0
+    invented = forged(CORRAL_PROJECT_ID="feedfacefeedface", CORRAL_SERVICE="web")
+    lying_root = forged(CORRAL_PROJECT_ID="0123456789abcdef", CORRAL_PROJECT_ROOT=str(project.root))
+    try:
+        wait_until(lambda: pid_alive(invented.pid) and pid_alive(lying_root.pid), message="up")
+        result = project.run("nuke", "--yes", "--json", timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        document = json.loads(result.stdout)
+        assert invented.poll() is None and lying_root.poll() is None, "nuke killed a stranger"
+        skipped = {item["pid"] for item in document["skipped"]}
+        assert {invented.pid, lying_root.pid} <= skipped, document
+        assert document["stopped"], "nuke stopped nothing of the real project"
+    finally:
+        for process in (invented, lying_root):
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.timeout(60)
+def test_a_tether_to_the_corral_command_itself_is_refused(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """``bash -c 'corral start --tether $$'``: bash execs its single command, so $$ is corral."""
+    import shlex
+
+    project = corral_project()
+    two_services(project)
+    from harness import corral_command
+
+    command = " ".join(shlex.quote(part) for part in corral_command())
+    result = subprocess.run(
+        ["bash", "-c", f"exec {command} start --tether $$"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "is this corral command itself" in result.stderr
+    assert not (project.root / ".corral" / "state.json").exists(), "something started"
+
+
+@pytest.mark.timeout(60)
+def test_a_tether_that_exits_during_the_start_is_reported(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("corral.toml", "settle_time = '1s'\n" + service_toml("web", hostile()))
+    short = subprocess.Popen(["sleep", "0.3"])
+    try:
+        result = project.run("start", "--tether", str(short.pid))
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"process {short.pid} exited before the start returned" in result.stderr
+    finally:
+        short.wait()
+    wait_until(
+        lambda: (
+            json.loads(project.run("status", "--json").stdout)["services"][0]["state"] == "stopped"
+        ),
+        message="the tether's exit stopped web",
+    )

@@ -55,10 +55,13 @@ def run_nuke(args: argparse.Namespace, out: Output) -> int:
         )
     found = nuke.targets()
     if not found:
+        skipped = nuke.unnameable()
         if out.json:
-            out.document({"stopped": [], "killed": [], "survivors": [], "sockets_removed": []})
+            empty: dict[str, list[object]] = {"stopped": [], "killed": [], "survivors": []}
+            out.document({**empty, "sockets_removed": [], "skipped": skipped})
         else:
             out.line("nothing to stop: no process of this user carries corral's identity")
+            _say_skipped(out, skipped)
         return ExitCode.OK
     if not args.yes:
         for pid, info in sorted(found.items()):
@@ -78,8 +81,17 @@ def run_nuke(args: argparse.Namespace, out: Output) -> int:
             out.line(f"{how} pid {pid} ({(info.get('command') or '')[:80]})")
         for sock in result["sockets_removed"]:
             out.line(f"removed stale socket {sock}")
+        _say_skipped(out, result["skipped"])
         if result["survivors"]:
             out.line(out.paint(f"STILL ALIVE: {result['survivors']}", "red bold"))
         else:
             out.line(f"nothing of corral is left running ({len(result['stopped'])} stopped)")
     return ExitCode.FAILED if result["survivors"] else ExitCode.OK
+
+
+def _say_skipped(out: Output, skipped: list[dict[str, object]]) -> None:
+    for item in skipped:
+        out.line(
+            f"left alone: pid {item['pid']} carries CORRAL_PROJECT_ID={item['project']} of no "
+            f"project corral can name ({str(item['command'])[:60]})"
+        )
