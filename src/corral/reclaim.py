@@ -183,10 +183,11 @@ def _marker_hits(trace: RunRecord, scanned: dict[int, dict[str, str]]) -> list[i
         pid
         for pid, markers in scanned.items()
         # All three: a copied project id and service name alone (a forged or inherited
-        # environment) must not make a stranger a member of this run.
+        # environment) must not make a stranger a member of this run. Only when no state
+        # says which run it was (damaged or deleted) do project and service have to do.
         if markers.get(marker_names.PROJECT) == trace.project_id
         and markers.get(marker_names.SERVICE) == trace.service
-        and markers.get(marker_names.RUN) == trace.run_id
+        and (trace.run_id is None or markers.get(marker_names.RUN) == trace.run_id)
         and marker_names.ROLE not in markers
     ]
 

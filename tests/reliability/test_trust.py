@@ -263,8 +263,8 @@ def test_a_tether_to_the_corral_command_itself_is_refused(corral_project) -> Non
 @pytest.mark.timeout(60)
 def test_a_tether_that_exits_during_the_start_is_reported(corral_project) -> None:  # type: ignore[no-untyped-def]
     project = corral_project()
-    project.write("corral.toml", "settle_time = '1s'\n" + service_toml("web", hostile()))
-    short = subprocess.Popen(["sleep", "0.3"])
+    project.write("corral.toml", "settle_time = '8s'\n" + service_toml("web", hostile()))
+    short = subprocess.Popen(["sleep", "3"])  # outlives the tether's resolution, not the start
     try:
         result = project.run("start", "--tether", str(short.pid))
         assert result.returncode == 2, result.stdout + result.stderr
