@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 STATUS_TIMEOUT = 1.0
 MARGIN = protocol.REPLY_MARGIN
 UNREACHABLE_EXIT_WAIT = 10.0  # seconds for an unreachable supervisor to stop all and exit
+EXIT_GRACE = 2.0  # seconds a supervisor that closed its socket gets to finish exiting
+LAUNCH_ATTEMPTS = 5  # a start that meets supervisors shutting down, one after another
 
 
 def _request(
@@ -46,9 +48,7 @@ def start(
 ) -> dict[str, Any]:
     """``session`` may carry "tether" (a dict, or None to clear) and "ttl" (seconds, 0 clears)."""
     from corral.agents import starter
-    from corral.launch import ensure_supervisor
 
-    sock = ensure_supervisor(project, config_file)
     message = _request(
         project,
         "start",
@@ -59,20 +59,61 @@ def start(
         started_by=starter(),
         **(session or {}),
     )
-    return client.call(sock, message, timeout + MARGIN)
+    return _call_starting(project, config_file, message, timeout, timeout + MARGIN)
+
+
+def _call_starting(
+    project: ProjectSpec,
+    config_file: Path | None,
+    message: dict[str, Any],
+    timeout: float,
+    bound: float,
+) -> dict[str, Any]:
+    """Send a start (or restart) to the project's supervisor, launching one if none runs. A
+    supervisor that is shutting down (a stop of everything, its tether or lease) refuses it:
+    wait for that one to exit, within the start's timeout, then launch a new one and ask again."""
+    from corral.errors import RemoteError
+    from corral.launch import ensure_supervisor
+
+    deadline = time.monotonic() + timeout
+    for _ in range(LAUNCH_ATTEMPTS):
+        sock = ensure_supervisor(project, config_file)
+        try:
+            return client.call(sock, message, bound)
+        except RemoteError as exc:
+            if exc.code != "shutting_down":
+                raise
+            _await_exit(project, max(deadline - time.monotonic(), EXIT_GRACE))
+    raise SupervisorUnavailable(
+        f"the supervisor kept shutting down ({LAUNCH_ATTEMPTS} tries)",
+        hint="see .corral/supervisor.log, then corral start again",
+    )
+
+
+def _await_exit(project: ProjectSpec, bound: float) -> bool:
+    """Wait (bounded) for the project's supervisor to let go of its lock; True once it has."""
+    from corral.locks import supervisor_alive
+
+    deadline = time.monotonic() + bound
+    delay = 0.005
+    while supervisor_alive(project.root):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True
 
 
 def restart(
     project: ProjectSpec, config_file: Path | None, services: list[str] | None, timeout: float
 ) -> dict[str, Any]:
     from corral.agents import starter
-    from corral.launch import ensure_supervisor
 
-    sock = ensure_supervisor(project, config_file)
     message = _request(
         project, "restart", services, env=dict(os.environ), timeout=timeout, started_by=starter()
     )
-    return client.call(sock, message, timeout + stop_bound(project) + MARGIN)
+    bound = timeout + stop_bound(project) + MARGIN
+    return _call_starting(project, config_file, message, timeout, bound)
 
 
 def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
@@ -81,8 +122,26 @@ def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
     pong = client.ping(sock)
     if pong is not None:
         bound = float(pong.get("stop_bound") or stop_bound(project))
-        return client.call(sock, _request(project, "stop", services), bound + MARGIN)
+        try:
+            return client.call(sock, _request(project, "stop", services), bound + MARGIN)
+        except SupervisorUnavailable:
+            pass  # it closed its socket after its final stop, between our ping and the call
+    # A supervisor that holds its lock but no longer answers may be finishing its exit (its
+    # final state is written before the socket closes): give it a moment before treating it
+    # as hung, so that its last stop is never followed by a second, competing one.
+    if not _frozen_supervisor(project):
+        _await_exit(project, EXIT_GRACE)
     return {"reports": _stop_offline(project, services), "source": "state file"}
+
+
+def _frozen_supervisor(project: ProjectSpec) -> bool:
+    """Whether the recorded supervisor is stopped (SIGSTOP): it is not finishing anything."""
+    from corral.state import read_state
+
+    state = read_state(project.root, oslayer.boot_id(), project.project_id)
+    pid = state.supervisor.pid if state is not None and state.supervisor else None
+    stat = oslayer.read_stat(pid) if pid else None
+    return stat is not None and stat.state == "T"
 
 
 def stop_bound(project: ProjectSpec) -> float:

@@ -33,10 +33,11 @@ from typing import Any
 
 from corral import markers, oslayer, protocol
 from corral.engine import Engine
-from corral.errors import CorralError, Declined, UsageError
+from corral.errors import CorralError, Declined, ShuttingDown, UsageError
 from corral.lifecycle import DOWN
 from corral.model import ProjectSpec, spec_from_dict
 from corral.paths import launch_spec_path, socket_path, state_dir, supervisor_log_path
+from corral.reclaim import StopReport
 from corral.session import Tethers, tied_to
 from corral.state import ProjectState, write_state
 
@@ -44,6 +45,7 @@ IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documen
 TICK = 0.5  # log time index resolution; idle cost is a few stats per tick
 HOUSEKEEPING = 5.0  # seconds between member, port and stale-code checks
 READ_TIMEOUT = 5.0
+REPLY_FLUSH = 2.0  # seconds the last replies get to reach their clients before the exit
 PRELOAD_DELAY = 0.05  # seconds after answering a start: the configuration loader is imported then
 
 
@@ -66,7 +68,11 @@ class Supervisor:
         self.watcher: subprocess.Popen[bytes] | None = None
         self.watching: list[str] = []
         self.ready_fd = ready_fd  # told "listening" once we are
-        self.finishing: asyncio.Task[None] | None = None  # the one run of _shutdown
+        # The one shutdown (a stop of everything), shared by whoever asks while it runs (a
+        # `corral stop`, a tether, the lease, a signal): the socket stays open until it is over
+        # and its state written, so nobody starts a second, competing stop from the state file.
+        self.finishing: asyncio.Task[list[StopReport]] | None = None
+        self.handlers: set[asyncio.Task[None]] = set()
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -90,6 +96,7 @@ class Supervisor:
         await self.done.wait()
         ticker.cancel()
         await self._finish()
+        await self._close()
 
     async def _listen(self) -> None:
         old_umask = os.umask(0o177)
@@ -162,22 +169,18 @@ class Supervisor:
         self.watcher.stdout.close()
         self.watcher = None
 
-    async def _finish(self) -> None:
+    async def _finish(self) -> list[StopReport]:
         """Shut down once, whoever asks first: the loop, or a stop of everything, which replies
         only after it (so that its client returns after our last write to the project)."""
         if self.finishing is None:
             self.finishing = asyncio.ensure_future(self._shutdown())
-        await asyncio.shield(self.finishing)
+        return await asyncio.shield(self.finishing)
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self) -> list[StopReport]:
         log_line(f"shutting down: {self.exit_reason}")
         self.stop_watcher()
         self.tethers.close()
-        if self.server is not None:
-            self.server.close()
         reports = await self.engine.shutdown()
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
         survivors = [r.service for r in reports if not r.ok]
         self.engine.state.ended = {
             "time": time.time(),
@@ -188,6 +191,26 @@ class Supervisor:
         self.engine.events.emit("supervisor_exited", reason=self.exit_reason)
         self.engine.save()
         self.engine.sealed = True
+        return reports
+
+    async def _close(self) -> None:
+        """Stop listening once the shutdown is over and its state written, and let the replies
+        already being written reach their clients (bounded)."""
+        if self.server is not None:
+            self.server.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        current = asyncio.current_task()
+        pending = [task for task in self.handlers if task is not current]
+        if pending:
+            await asyncio.wait(pending, timeout=REPLY_FLUSH)
+
+    def refuse_if_closing(self) -> None:
+        if self.done.is_set():
+            raise ShuttingDown(
+                f"the supervisor is shutting down ({self.exit_reason})",
+                hint="start again once it has exited (corral start waits for that by itself)",
+            )
 
     async def _tick(self) -> None:
         last_refresh = 0.0
@@ -213,6 +236,10 @@ class Supervisor:
             self.tethers.poll()  # platforms without pidfd: polled here
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.handlers.add(task)
+            task.add_done_callback(self.handlers.discard)
         try:
             if not _same_user(writer):
                 return
@@ -262,6 +289,7 @@ class Supervisor:
             "pid": os.getpid(),
             "run_id": self.engine.run_id,
             "stop_bound": self.engine.stop_bound(),
+            "closing": self.done.is_set(),
         }
 
     async def op_status(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +297,7 @@ class Supervisor:
         return self.engine.status()
 
     async def op_start(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.refuse_if_closing()
         session = {key: message.pop(key) for key in ("tether", "ttl") if key in message}
         self._adopt(message)
         wait = bool(message.get("wait", True))
@@ -289,15 +318,21 @@ class Supervisor:
         return await self.engine.wait(message.get("services") or None, _timeout(message))
 
     async def op_stop(self, message: dict[str, Any]) -> dict[str, Any]:
-        self._adopt(message)
         names = message.get("services") or None
-        reports = await self.engine.stop(names)
-        if names is None:  # everything stopped: nothing left to supervise
+        if names is None or self.done.is_set():
+            # Everything, or anything while everything is being stopped: the one final stop
+            # (a stop of everything leaves nothing to supervise).
             self.request_shutdown("corral stop")
-            await self._finish()  # our last write to .corral/ comes before the reply
+            reports = await self._finish()  # our last write to .corral/ comes before the reply
+            if names is not None:
+                reports = [r for r in reports if r.service in names]
+            return {"reports": [r.to_dict() for r in reports]}
+        self._adopt(message)
+        reports = await self.engine.stop(names)
         return {"reports": [r.to_dict() for r in reports]}
 
     async def op_restart(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.refuse_if_closing()
         self._adopt(message)
         names = message.get("services") or None
         return await self.engine.restart(names, _timeout(message), self._starter(message))

@@ -829,7 +829,7 @@ class Engine:
         )
 
     async def shutdown(self) -> list[StopReport]:
-        reports = await self.stop(None) if self.busy() else []
+        reports = await self.stop(None)  # a sweep even when idle: each service gets its report
         if self.cgroup_root is not None:
             oslayer.cgroup_remove(self.cgroup_root)
         return reports

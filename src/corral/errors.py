@@ -119,6 +119,12 @@ class Declined(CorralError):
     code = "declined"
 
 
+class ShuttingDown(CorralError):
+    """The supervisor is stopping everything before it exits; it starts nothing more."""
+
+    code = "shutting_down"
+
+
 class InternalError(CorralError):
     code = "internal"
 

@@ -83,15 +83,20 @@ def resolve(choice: str | None) -> Tether | None:
         raise UsageError(f"--tether: no process {pid}", hint="give a live pid, 'auto' or 'none'")
     if pid == 1:
         raise UsageError("--tether: never pid 1 (it does not exit)", hint="use 'auto'")
-    if pid == os.getpid():
-        # ``bash -c 'corral start --tether $$'``: bash exec'd corral, so $$ is this command,
-        # which exits as soon as the start returns, and everything would stop with it.
+    return tether
+
+
+def refuse_self(tether: Tether) -> None:
+    """A tether the user names must outlive this command: ``bash -c 'corral start --tether
+    $$'`` names corral itself (bash exec'd its one command), which exits when the start returns,
+    and everything would stop with it. (``up`` and the MCP server tether to themselves on
+    purpose: they stay.)"""
+    if tether.pid == os.getpid():
         raise UsageError(
-            f"--tether: pid {pid} is this corral command itself (the shell exec'd it), which "
-            "exits when the start returns",
+            f"--tether: pid {tether.pid} is this corral command itself (the shell exec'd it), "
+            "which exits when the start returns",
             hint="use --tether auto, or the pid of a process that outlives this command",
         )
-    return tether
 
 
 def alive(tether: dict[str, Any]) -> bool:

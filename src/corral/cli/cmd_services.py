@@ -98,6 +98,8 @@ def session_options(args: argparse.Namespace, project, out: Output) -> dict[str,
     choice = args.tether or os.environ.get("CORRAL_TETHER") or project.settings.tether
     if choice is not None:
         resolved = tether.resolve(str(choice))
+        if resolved is not None:
+            tether.refuse_self(resolved)
         session["tether"] = resolved.to_dict() if resolved else None
     ttl = args.ttl if args.ttl is not None else project.settings.ttl
     if ttl is not None:
