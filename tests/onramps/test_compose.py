@@ -328,3 +328,18 @@ processes:
     assert (project.root / "migrated.txt").read_text() == "migrated\n"
     assert project.run("stop", timeout=45).returncode == 0
     assert port_free(api)
+
+
+@pytest.mark.timeout(60)
+def test_a_running_supervisor_leaves_the_warning_to_the_client(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """The fast start (the supervisor loads the file itself) declines a configuration with
+    warnings, so that the client's full path shows them: they are never lost."""
+    project = corral_project(
+        {"process-compose.yaml": "processes:\n  a:\n    command: sleep 60\n    is_daemon: false\n"}
+    )
+    first = project.run("start", timeout=45)
+    assert first.returncode == 0, first.stderr
+    again = project.run("start", timeout=45)  # a supervisor answers now: the fast path first
+    assert again.returncode == 0, again.stderr
+    assert "corral cannot honour processes.a.is_daemon" in again.stderr
+    assert project.run("stop", timeout=45).returncode == 0
