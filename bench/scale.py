@@ -299,6 +299,95 @@ def measure(count: int, rounds: int, server: str, peer: str | None, window: floa
     return rows
 
 
+FIXED = """
+import time
+begun = time.perf_counter()
+from corral.cli.fastpath import fast_command
+import corral.cli as cli
+from corral.cli.parser import build_parser, command_word
+from corral.cli.render import Output
+words = {words!r}
+parser = build_parser(command_word(words))
+args = parser.parse_args(words)
+Output.for_args(args)
+cli._handler(args.handler)
+print(time.perf_counter() - begun)
+"""
+
+
+def fixed_costs(rounds: int) -> list[str]:
+    """What a full-path command pays before its handler runs (imports, parser, parsing), beyond
+    the interpreter's own start-up; and configuration loading at 200 and 400 services."""
+    rows = []
+    for words in (["logs", "s0", "-n", "5"], ["config"], ["stop", "s0"], ["events"]):
+        samples = []
+        for _ in range(rounds * 2):
+            result = run([sys.executable, "-c", FIXED.format(words=words)])
+            if result.returncode != 0:
+                break
+            samples.append(float(result.stdout.decode().split()[-1]))
+        if samples:
+            rows.append(
+                f"| - | fixed cost of `corral {' '.join(words)}` (imports, parser, handler import) "
+                f"| {spread(samples, 1000, 'ms', 1)} | goal <= 25 ms |"
+            )
+    for count in (200, 400):
+        root = Path(tempfile.mkdtemp(prefix="corral-load-"))
+        try:
+            (root / "corral.toml").write_text(
+                "".join(
+                    f'[services.s{i}]\ncommand = "sleep 1"\nport = {20000 + i}\n'
+                    for i in range(count)
+                )
+            )
+            script = (
+                "import time, sys; from pathlib import Path; from corral.config import "
+                "load_project; t = time.perf_counter(); load_project(Path(sys.argv[1])); "
+                "print(time.perf_counter() - t)"
+            )
+            samples = [
+                float(run([sys.executable, "-c", script, str(root)]).stdout.decode().split()[-1])
+                for _ in range(rounds)
+            ]
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        rows.append(
+            f"| N={count} | configuration loading (in-process) | "
+            f"{spread(samples, 1000, 'ms', 1)} | {statistics.median(samples) / count * 1e6:.0f} µs "
+            "per service |"
+        )
+    return rows
+
+
+SPAWN = """
+import os, time
+import corral.daemon, corral.engine  # a supervisor's modules, so a supervisor's size
+def median(f):
+    samples = []
+    for _ in range(41):
+        begun = time.perf_counter(); pid = f(); samples.append(time.perf_counter() - begun)
+        os.waitpid(pid, 0)
+    return sorted(samples)[20]
+def fork():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    return pid
+rss = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+print(median(fork), median(lambda: os.posix_spawn("/bin/true", ["true"], {})), rss)
+"""
+
+
+def spawn_costs() -> list[str]:
+    """What the fork of a supervisor-sized Python costs its parent, against posix_spawn (vfork:
+    no page tables copied), which cannot join a cgroup or set the death signal before exec."""
+    fork, spawn, rss = map(float, run([sys.executable, "-c", SPAWN]).stdout.decode().split())
+    return [
+        f"| - | fork of a supervisor-sized process (RSS {rss / 2**20:.0f} MiB), in the parent "
+        f"| {fork * 1000:.2f} ms | posix_spawn {spawn * 1000:.2f} ms |"
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -318,7 +407,7 @@ def main() -> int:
         "| N | what | min / median / max | against the baseline |",
         "|---|---|---|---|",
     ]
-    table: list[str] = []
+    table: list[str] = fixed_costs(args.rounds) + spawn_costs()
     for count in args.n:
         table += measure(count, args.rounds, server, peer, args.idle)
     text = "\n".join(header + table) + "\n"

@@ -37,15 +37,43 @@ def supervisor_pid(project: ProjectDir) -> int:
 
 @pytest.mark.timeout(90)
 def test_a_project_deleted_right_after_stop_stays_deleted(corral_project) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(6):  # the race was lost in about one stop in ten
+    for count in (1, 40):
         project = corral_project()
-        project.write("corral.toml", service_toml("web", hostile()))
+        project.write(
+            "corral.toml", "".join(service_toml(f"web{i}", "sleep 600") for i in range(count))
+        )
         assert project.run("start").returncode == 0
         pid = supervisor_pid(project)
         assert project.run("stop").returncode == 0
         shutil.rmtree(project.root)
         wait_until(lambda: not pid_alive(pid), timeout=15, message="the supervisor to exit")  # noqa: B023
         assert not project.root.exists(), f"{project.root} was re-created after the stop"
+
+
+@pytest.mark.timeout(90)
+def test_nothing_in_the_project_changes_after_stop_returns(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    count = 200  # the old shutdown after the reply took longer, the more services
+    project.write(
+        "corral.toml", "".join(service_toml(f"web{i}", "sleep 600") for i in range(count))
+    )
+    assert project.run("start", timeout=60).returncode == 0
+    pid = supervisor_pid(project)
+    assert project.run("stop", timeout=60).returncode == 0
+    before = files_of(project)
+    wait_until(lambda: not pid_alive(pid), timeout=15, message="the supervisor to exit")
+    assert files_of(project) == before
+
+
+def files_of(project: ProjectDir) -> dict[str, tuple[int, int]]:
+    """Every file below .corral/ with its size and modification time, but supervisor.log: the
+    daemons' stdout, opened before, whose last lines (an fd's writes, which re-create nothing
+    if the project is deleted) may come later."""
+    return {
+        str(path.relative_to(project.root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in (project.root / ".corral").rglob("*")
+        if path.is_file() and path.name != "supervisor.log"
+    }
 
 
 @pytest.mark.timeout(60)
