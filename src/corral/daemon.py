@@ -42,7 +42,7 @@ from corral.session import Tethers, tied_to
 from corral.state import ProjectState, write_state
 
 IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documented in README
-TICK = 0.5  # log time index resolution; idle cost is a few stats per tick
+TICK = 0.5  # housekeeping; also samples logs where write notifications are missing
 HOUSEKEEPING = 5.0  # seconds between member, port and stale-code checks
 READ_TIMEOUT = 5.0
 REPLY_FLUSH = 2.0  # seconds the last replies get to reach their clients before the exit
@@ -93,10 +93,12 @@ class Supervisor:
         for line in self.engine.cleaned:
             self.engine.events.emit("orphans_cleaned", detail=line)
         ticker = asyncio.ensure_future(self._tick())
+        self.engine.sampler.attach(asyncio.get_running_loop())  # log times from write events
         await self.done.wait()
         ticker.cancel()
         await self._finish()
         await self._close()
+        self.engine.sampler.detach()
 
     async def _listen(self) -> None:
         old_umask = os.umask(0o177)

@@ -19,7 +19,8 @@ def describe_exit(exit_info: dict[str, Any]) -> str:
 
 
 def diagnose_failure(root: str | Path, services: list[dict[str, Any]], name: str) -> dict[str, Any]:
-    """Why a service is not ready: state, exit, probe reason, its last 20 log lines."""
+    """Why a service is not ready: state, exit, probe reason, the last 20 lines its latest run
+    wrote (earlier runs' output would mislead)."""
     from pathlib import Path
 
     from corral import logs  # on the error path only: status imports this module too
@@ -35,7 +36,7 @@ def diagnose_failure(root: str | Path, services: list[dict[str, Any]], name: str
     never_ran = service["state"] == "stopped" and (service.get("note") or "").startswith(
         "not started"
     )
-    lines = [] if never_ran else logs.last_lines(state_dir(Path(root)), name, 20)
+    lines = [] if never_ran else logs.run_lines(state_dir(Path(root)), name, 20)
     return {
         "service": name,
         "state": service["state"],

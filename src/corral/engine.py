@@ -405,6 +405,7 @@ class Engine:
             self.transition(service, Event.EXIT, failed=True, recent_exits=service.exits)
             return
         service.run = run
+        self.sampler.began(spec.name)  # its log exists now: watch it from the first line
         self._record_run(service, run)
         if self.gate is not None:  # the rest waits until the gate opens: it need not delay boots
             asyncio.get_running_loop().call_soon(self._announce_run, service, run)
@@ -416,7 +417,6 @@ class Engine:
         if service.run is not run:
             return
         name = service.spec.name
-        logs.write_marker(self.state_dir, name, f"corral: started pid {run.pid}")
         self.log(f"{name}: started pid {run.pid} pgid {run.pgid} ({service.spec.command_line})")
         self.events.emit("started", name, pid=run.pid, command=service.spec.command_line)
         self.readiness.begin(service, run)

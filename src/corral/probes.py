@@ -13,7 +13,6 @@ import asyncio
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -147,22 +146,19 @@ async def _tls_exchange(
 
 
 class LogProbe:
-    """Scans the log file from the run's first byte; remembers how far it got."""
+    """Scans the service's output from the run's first byte: ``read`` returns what came since
+    its last call (a ``logs.Cursor``, which knows rotation)."""
 
-    def __init__(self, pattern: str, log_file: Path, offset: int) -> None:
+    def __init__(self, pattern: str, read: Callable[[], bytes]) -> None:
         self.pattern = re.compile(pattern)
-        self.log_file = log_file
-        self.offset = offset
+        self.read = read
         self.pending = b""
 
     async def check(self) -> ProbeResult:
         try:
-            with open(self.log_file, "rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read(4 * 1024 * 1024)
+            data = self.read()
         except OSError as exc:
             return ProbeResult(False, f"cannot read the log: {exc.strerror}")
-        self.offset += len(data)
         text = self.pending + data
         lines = text.split(b"\n")
         self.pending = lines.pop()[-65536:]

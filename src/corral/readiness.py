@@ -69,9 +69,8 @@ class Readiness:
         if ready.kind is ProbeKind.HTTP:
             return probes.HttpProbe(str(ready.target))
         if ready.kind is ProbeKind.LOG:
-            return probes.LogProbe(
-                str(ready.target), logs.log_path(self.host.state_dir, spec.name), run.log_offset
-            )
+            cursor = logs.Cursor(self.host.state_dir, spec.name, run.log_offset)
+            return probes.LogProbe(str(ready.target), lambda: cursor.read(blocking=False))
         return probes.CmdProbe(str(ready.target), lambda cmd, t: self._run_probe(service, cmd, t))
 
     async def _probe_loop(

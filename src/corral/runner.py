@@ -39,7 +39,7 @@ class Run:
 
     record: RunRecord
     lifeline_fd: int  # read end, held by the supervisor: POLLHUP when every holder is gone
-    log_offset: int  # where this run's output starts in the log file
+    log_offset: int  # where this run's output starts in the log (a logical offset: see logs)
     started_mono: float = field(default_factory=time.monotonic)
     handle: oslayer.ProcessHandle | None = field(default=None, repr=False)
     exit_status: int | None = None  # raw wait status once the leader is reaped
@@ -110,7 +110,7 @@ def spawn(
         log_fd = logs.open_run_log(state_dir, spec.name)
     except OSError as exc:
         raise SpawnFailed(f"cannot open its log file: {exc.strerror}") from None
-    log_offset = os.fstat(log_fd).st_size
+    log_offset = logs.logical_end(state_dir, spec.name)
     read_end, write_end = os.pipe()  # close-on-exec, as Python makes every descriptor
     child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end, gate)
     try:
@@ -178,8 +178,9 @@ class StartGate:
 
 
 class _Child:
-    """What the child does between fork and exec. The supervisor is single-threaded, so
-    running Python here is safe; it is kept to a few plain system calls."""
+    """What the child does between fork and exec, kept to a few plain system calls. Running
+    Python here is safe: the supervisor's only other threads (log rotation, https probes) hold
+    no lock the child takes."""
 
     def __init__(
         self,
@@ -230,6 +231,8 @@ class _Child:
         else:
             os.dup2(self.lifeline, LIFELINE_FD)  # dup2 makes it inheritable
         os.closerange(LIFELINE_FD + 1, max(MAX_FD, LIFELINE_FD + 1))
+        # Written here, so that it comes before anything the service writes.
+        os.write(1, f"--- {logs.STARTED} {os.getpid()} ---\n".encode())
 
 
 def _describe_run(record: RunRecord, pid: int, read_end: int, log_offset: int) -> Run:

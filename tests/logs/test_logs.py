@@ -166,3 +166,108 @@ def test_since_reads_a_clock_time_today() -> None:
 def test_bad_since_says_what_to_write(bad: str) -> None:
     with pytest.raises(ValueError, match="use a duration"):
         logs.parse_since(bad, 1000.0)
+
+
+def naive_tail(lines: list[str], k: int, pattern: re.Pattern[str] | None = None) -> list[str]:
+    kept = [line for line in lines if pattern is None or pattern.search(line)]
+    return kept[-k:]
+
+
+def test_a_huge_line_is_read_once_and_shown_cut(tmp_path: Path) -> None:
+    """Regression: one 80 MB line made ``logs -n 2`` take 52 s and 262 MB (the backward reader
+    copied the growing line at every block)."""
+    import tracemalloc
+
+    huge = 20 * 1024 * 1024
+    write(tmp_path, "one", "before\n" + "z" * huge + "\nafter\n")
+    tracemalloc.start()
+    try:
+        found = logs.tail(tmp_path, ["one"], lines=3)
+        grepped = logs.tail(tmp_path, ["one"], lines=3, grep=re.compile("z+"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024  # a few blocks, not the line
+    assert [line.text[:6] for line in found] == ["before", "zzzzzz", "after"]
+    assert found[1].text.endswith(f"[cut: the line has {huge} bytes]")
+    assert len(found[1].text) < 70 * 1024
+    assert [line.text[:3] for line in grepped] == ["zzz"]
+
+
+LINE = st.text(alphabet="aZ 1é\t✓x", max_size=12)
+PATTERNS = ["a", "Z1", "é", "✓x", "a|1", "^a", "x$", r"\d", r"a\s", "(?<=a)Z", "^$", "a.x", "(?i)z"]
+PATTERNS += ["(a|é)x", "1+Z", "(?=a)a", "a\\Z", "(?i:Z)a", "[aZ]1", "é{2}", "x(a|Z)*1"]
+
+
+@settings(max_examples=150, deadline=None)  # each pattern, many line sets and chunk sizes
+@given(
+    st.lists(LINE, max_size=40),
+    st.sampled_from(PATTERNS),
+    st.integers(min_value=1, max_value=10),
+    st.sampled_from([16, 64, 4096]),
+)
+def test_grep_finds_exactly_the_lines_a_line_by_line_search_finds(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[str],
+    pattern: str,
+    k: int,
+    block: int,
+) -> None:
+    from corral.logs import scan
+
+    state = tmp_path_factory.mktemp("grep")
+    write(state, "g", "".join(f"{line}\n" for line in lines))
+    regex = re.compile(pattern)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scan, "FIRST_BLOCK", block)  # chunk edges fall everywhere
+        patch.setattr(scan, "BLOCK", block)
+        found = [line.text for line in logs.tail(state, ["g"], lines=k, grep=regex)]
+        plain = [line.text for line in logs.tail(state, ["g"], lines=k)]
+    assert found == naive_tail(lines, k, regex)
+    assert plain == naive_tail(lines, k)
+
+
+def test_since_with_grep_reads_only_lines_newer_than_since(tmp_path: Path) -> None:
+    clock = Clock()
+    sampler = logs.LogSampler(tmp_path, ["s"], clock=clock)
+    for n in range(30):
+        clock.now = 1000.0 + n
+        write(tmp_path, "s", f"{'ERROR' if n % 3 == 0 else 'info'} {n}\n")
+        sampler.sample()
+    grep = re.compile("ERROR")
+    found = logs.tail(tmp_path, ["s"], lines=100, since=1020.0, grep=grep)
+    assert [line.text for line in found] == ["ERROR 21", "ERROR 24", "ERROR 27"]
+    recent = logs.tail(tmp_path, ["s"], since=1027.5)
+    assert [line.text for line in recent] == ["info 28", "info 29"]
+
+
+def test_follow_wakes_on_a_write_not_on_its_timer(tmp_path: Path) -> None:
+    """With a 60 s poll, a line still arrives at once: the follower is woken by the write."""
+    import queue
+    import threading
+
+    write(tmp_path, "w", "")
+    offsets = logs.end_offsets(tmp_path, ["w"])
+    following = logs.follow(tmp_path, ["w"], offsets, time.monotonic() + 60, poll=60)
+    got: queue.Queue[str] = queue.Queue()
+
+    def run() -> None:
+        for line in following:
+            got.put(line.text)
+            return
+
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    time.sleep(0.2)  # let it reach its wait (a write before that is read anyway)
+    write(tmp_path, "w", "wake up\n")
+    assert got.get(timeout=20) == "wake up"
+    reader.join(timeout=20)
+
+
+def test_follow_cuts_a_huge_line_and_goes_on(tmp_path: Path) -> None:
+    write(tmp_path, "h", "")
+    offsets = logs.end_offsets(tmp_path, ["h"])
+    write(tmp_path, "h", "q" * (3 * 1024 * 1024) + "\nnext\n")
+    seen = [line.text for line in logs.follow(tmp_path, ["h"], offsets, time.monotonic())]
+    assert len(seen) == 2 and seen[1] == "next"
+    assert seen[0].endswith(f"[cut: the line has {3 * 1024 * 1024} bytes]")
