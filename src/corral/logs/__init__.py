@@ -19,7 +19,10 @@ from corral.logs.files import DEFAULT_KEEP, index_path, log_dir, log_path, logic
 from corral.logs.follow import Cursor, end_offsets, follow
 from corral.logs.reader import LogLine, last_lines, tail
 from corral.logs.reader import run_lines as _run_lines
-from corral.logs.sampler import DEFAULT_MAX_SIZE, LogSampler
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from corral.logs.sampler import DEFAULT_MAX_SIZE, LogSampler
 
 STARTED = "corral: started pid"  # the marker a run's first line carries (see runner)
 
@@ -44,6 +47,16 @@ __all__ = [
     "tail",
     "write_marker",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The supervisor's side (sampler, rotation: asyncio, threads, the OS layer) loads only when
+    asked for, which ``corral logs`` never does."""
+    if name in ("LogSampler", "DEFAULT_MAX_SIZE"):
+        from corral.logs import sampler
+
+        return getattr(sampler, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_lines(state_dir: Path, service: str, n: int = 20) -> list[str]:
