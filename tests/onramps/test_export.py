@@ -206,3 +206,76 @@ def test_procfile_export_runs_under_corral_again(corral_project, short_dir: Path
     wait_until(lambda: not port_free(api) and not port_free(frontend), 15, "both ports bound")
     assert plain.run("stop", timeout=45).returncode == 0
     assert port_free(api) and port_free(frontend)
+
+
+TRICKY = """\
+[services.migrate]
+command = "echo 'migrated 100%' > done.txt"
+oneshot = true
+
+[services.api]
+command = ["python3", "-c", "import os; print(os.environ['PORT'], \\"50% $HOME\\")"]
+port = 8790
+env = { QUOTED = "say \\"hi\\", 100% $NOT_EXPANDED", PLAIN = "it's plain, a, b" }
+depends_on = ["migrate"]
+restart = "on-failure"
+stop_signal = "SIGINT"
+"""
+
+
+def test_quotes_percent_and_dollar_survive_every_format(corral_project, short_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+    from supervisor.options import ServerOptions
+
+    project = corral_project({"corral.toml": TRICKY}, name="tricky")
+    value = 'say "hi", 100% $NOT_EXPANDED'
+    argv = ["python3", "-c", "import os; print(os.environ['PORT'], \"50% $HOME\")"]
+    # systemd: the units verify, and the oneshot is one.
+    units = export(project, "systemd", short_dir / "systemd")
+    assert "Type=oneshot" in units["tricky-migrate.service"].splitlines()
+    if shutil.which("systemd-analyze"):
+        names = [n for n in units if n.endswith((".service", ".target"))]
+        verify = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", *names],
+            cwd=short_dir / "systemd",
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert (verify.returncode, verify.stderr) == (0, ""), verify.stderr
+    assert dotenv_values(short_dir / "systemd" / "tricky-api.env")["QUOTED"] == value
+    # supervisord: its parser gives back the command and the environment exactly.
+    export(project, "supervisord", short_dir / "sv")
+    options = ServerOptions()
+    options.realize(args=["-c", str(short_dir / "sv" / "supervisord.conf")])
+    programs = {p.name: p for p in options.process_group_configs[0].process_configs}
+    import shlex
+
+    assert shlex.split(programs["api"].command) == argv
+    assert programs["api"].environment["QUOTED"] == value
+    assert programs["api"].environment["PLAIN"] == "it's plain, a, b"
+    assert programs["migrate"].exitcodes == [0] and programs["migrate"].startsecs == 0
+    # compose: YAML gives back the argv, the dependency waits for completion.
+    files = export(project, "compose", short_dir / "compose", "--image", "python:3.12-slim")
+    services = yaml.safe_load(files["compose.yaml"])["services"]
+    assert services["api"]["command"] == argv
+    assert services["api"]["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"}
+    }
+    assert dotenv_values(short_dir / "compose" / "tricky-api.env")["QUOTED"] == value
+    # launchd: plistlib gives back the argv and the environment.
+    export(project, "launchd", short_dir / "launchd")
+    job = plistlib.loads((short_dir / "launchd" / "dev.corral.tricky.api.plist").read_bytes())
+    assert job["ProgramArguments"] == argv and job["EnvironmentVariables"]["QUOTED"] == value
+
+
+def test_a_value_supervisord_cannot_hold_is_refused(corral_project, short_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project(
+        {"corral.toml": '[services.a]\ncommand = "sleep 1"\nenv = { X = "it\'s \\"both\\"" }\n'}
+    )
+    result = project.run("export", "supervisord", str(short_dir))
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "corral: error: service 'a': supervisord's environment= cannot hold X's value"
+    )
+    assert list(short_dir.iterdir()) == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 
+from corral.errors import UsageError
 from corral.model import ProjectSpec, RestartPolicy, ServiceSpec
 from corral.onramps.export import Exported, Options
 from corral.onramps.export.common import header, is_oneshot, signal_name, slug
@@ -46,7 +47,7 @@ def _program(spec: ServiceSpec, priority: int, base) -> str:  # type: ignore[no-
         f"[program:{slug(spec.name)}]",
         f"command={_percent(shlex.join(spec.argv))}",
         f"directory={_percent(str(spec.cwd))}",
-        f"environment={_environment(spec.env)}" if spec.env else "",
+        f"environment={_environment(spec)}" if spec.env else "",
         f"priority={priority}",
         f"autostart={'true' if spec.autostart else 'false'}",
         f"autorestart={_AUTORESTART[spec.restart]}",
@@ -66,12 +67,20 @@ def _program(spec: ServiceSpec, priority: int, base) -> str:  # type: ignore[no-
     return "\n".join(line for line in lines if line)
 
 
-def _environment(env: dict[str, str]) -> str:
-    """KEY="value",... as supervisord parses it (quotes, backslash escapes, % doubled)."""
+def _environment(spec: ServiceSpec) -> str:
+    """KEY="value",... as supervisord parses it: shlex without escapes, so a value is quoted
+    with the quote character it does not contain, and % is doubled."""
     parts = []
-    for key in sorted(env):
-        value = env[key].replace("\\", "\\\\").replace('"', '\\"')
-        parts.append(f'{key}="{_percent(value)}"')
+    for key in sorted(spec.env):
+        value = spec.env[key]
+        quote = '"' if '"' not in value else "'"
+        if quote in value or (value[:1] in "'\"" and value) or (value[-1:] in "'\"" and value):
+            raise UsageError(
+                f"service {spec.name!r}: supervisord's environment= cannot hold {key}'s value "
+                "(it has both kinds of quote, or starts or ends with one)",
+                hint="change the value, or export to another format",
+            )
+        parts.append(f"{key}={quote}{_percent(value)}{quote}")
     return ",".join(parts)
 
 
