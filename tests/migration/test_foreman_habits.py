@@ -95,6 +95,10 @@ def test_a_formation_runs_copies_one_port_apart_and_leaves_out_a_zero(corral_pro
     assert worker.returncode == 0, worker.stdout + worker.stderr
     services = status_of(project)
     assert services["web.2"]["state"] == "ready" and services["worker"]["state"] == "ready"
+    shown = project.run("logs")  # each copy has its own log
+    assert re.search(r"^web\.1 +\| main: ready", shown.stdout, re.M), shown.stdout
+    assert re.search(r"^web\.2 +\| main: ready", shown.stdout, re.M), shown.stdout
+    assert "web.1" not in project.run("logs", "web.2").stdout
     one = project.run("stop", "web.2")  # a copy by name, without -m
     assert one.returncode == 0, one.stdout + one.stderr
     assert status_of(project)["web.2"]["state"] == "stopped"

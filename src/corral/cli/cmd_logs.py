@@ -10,23 +10,40 @@ import time
 from typing import Any
 
 from corral.cli.render import Output, load_project_for
-from corral.errors import UsageError, check_services
+from corral.errors import UsageError
 
 FOLLOW_DEFAULT_WITHOUT_TTY = 30.0
 PALETTE = ["cyan", "magenta", "green", "yellow", "blue"]
 
 
+def with_copies(names: list[str], log_dir: Any) -> list[str]:
+    """The services and the copies of them a formation ran (``web.1``, ``web.2``: they have
+    logs of their own), in the services' order."""
+    import re
+
+    found = {p.name[: -len(".log")] for p in log_dir.glob("*.*.log")} if log_dir.is_dir() else set()
+    result = []
+    for name in names:
+        copies = sorted(
+            (n for n in found if re.fullmatch(re.escape(name) + r"\.\d+", n)),
+            key=lambda n: int(n.rsplit(".", 1)[1]),
+        )
+        result += [name, *copies]
+    return result
+
+
 def run_logs(args: argparse.Namespace, out: Output) -> int:
     from corral import logs
+    from corral.cli.cmd_services import check_names
     from corral.config.durations import parse_duration
     from corral.paths import state_dir
 
     project = load_project_for(args)
-    names = args.services or project.service_names
-    check_services(names, project.service_names)
+    directory = state_dir(project.root)
+    names = args.services or with_copies(project.service_names, logs.log_dir(directory))
+    check_names(project, names)
     since = _since(args.since)
     grep = _grep(args.grep)
-    directory = state_dir(project.root)
     lines = logs.tail(directory, names, lines=args.lines, since=since, grep=grep)
     printer = _Printer(names, out, args.timestamps)
     if not out.json:

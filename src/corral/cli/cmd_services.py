@@ -18,7 +18,7 @@ def run_start(args: argparse.Namespace, out: Output) -> int:
     from corral import control
 
     project = load_project_for(args)
-    _check_names(project, args.services)
+    check_names(project, args.services)
     args.services = selected(project, args.services, args.excluded)
     session = session_options(args, project, out)
     if args.watch:
@@ -128,7 +128,7 @@ def run_restart(args: argparse.Namespace, out: Output) -> int:
     from corral import control
 
     project = load_project_for(args)
-    _check_names(project, args.services)
+    check_names(project, args.services)
     if args.stale:
         stale = [s["name"] for s in control.status(project)["services"] if s.get("stale")]
         args.services = [name for name in stale if not args.services or name in args.services]
@@ -152,7 +152,7 @@ def run_stop(args: argparse.Namespace, out: Output) -> int:
     from corral import control
 
     project = load_project_for(args)
-    _check_names(project, args.services)
+    check_names(project, args.services)
     return report_stop(control.stop(project, args.services), out)
 
 
@@ -173,7 +173,7 @@ def _config_file(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return (Path(args.directory) / args.file).resolve() if args.file else None
 
 
-def _check_names(project, names: list[str]) -> None:  # type: ignore[no-untyped-def]
+def check_names(project, names: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Unknown names are a usage error; ``web.2`` passes for a service ``web`` (a copy started
     with ``-m``, which the supervisor knows though this command was not given ``-m``)."""
     known = project.service_names
