@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 1.0  # a supervisor that does not accept within a second is not answering
 
+# Sockets whose supervisor let a request time out in this process, and when: one command does
+# not wait on a hung supervisor twice (the fast path, then the full path), which would double
+# its bound. Forgotten after a while, for the long-lived clients (MCP server, `corral up`).
+_silent: dict[str, float] = {}
+SILENT_MEMORY = 5.0
+
 
 def call(path: str | os.PathLike[str], message: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Send one request and return the reply (raising the error it carries)."""
@@ -36,6 +42,16 @@ def exchange(path: str | os.PathLike[str], data: bytes, timeout: float) -> dict[
 
 
 def _round_trip(path: str, data: bytes, timeout: float) -> bytes:
+    if time.monotonic() - _silent.get(path, float("-inf")) < SILENT_MEMORY:
+        raise SupervisorTimeout("the supervisor did not answer a moment ago")
+    try:
+        return _send_and_read(path, data, timeout)
+    except SupervisorTimeout:
+        _silent[path] = time.monotonic()
+        raise
+
+
+def _send_and_read(path: str, data: bytes, timeout: float) -> bytes:
     deadline = time.monotonic() + timeout
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:

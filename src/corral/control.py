@@ -131,17 +131,15 @@ def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
     # as hung, so that its last stop is never followed by a second, competing one.
     if not _frozen_supervisor(project):
         _await_exit(project, EXIT_GRACE)
-    return {"reports": _stop_offline(project, services), "source": "state file"}
+    reports, problem = _stop_offline(project, services)
+    return {"reports": reports, "source": "state file", "problem": problem}
 
 
 def _frozen_supervisor(project: ProjectSpec) -> bool:
     """Whether the recorded supervisor is stopped (SIGSTOP): it is not finishing anything."""
-    from corral.state import read_state
+    from corral.launch import frozen_supervisor
 
-    state = read_state(project.root, oslayer.boot_id(), project.project_id)
-    pid = state.supervisor.pid if state is not None and state.supervisor else None
-    stat = oslayer.read_stat(pid) if pid else None
-    return stat is not None and stat.state == "T"
+    return frozen_supervisor(project) is not None
 
 
 def stop_bound(project: ProjectSpec) -> float:
@@ -149,17 +147,20 @@ def stop_bound(project: ProjectSpec) -> float:
     return sum(spec.stop_timeout for spec in project.services) + 5.0
 
 
-def _stop_offline(project: ProjectSpec, services: list[str] | None) -> list[dict[str, Any]]:
+def _stop_offline(
+    project: ProjectSpec, services: list[str] | None
+) -> tuple[list[dict[str, Any]], str | None]:
     import asyncio
 
     from corral.recovery import reclaim_all
 
     state = _offline_state(project)
     reports = asyncio.run(reclaim_all(state, services, exclude=_daemon_pids(state)))
+    problem = None
     if not services:
-        _stop_unreachable_supervisor(project, state)
+        problem = _stop_unreachable_supervisor(project, state)
         _remove_stale_socket(project)
-    return [report.to_dict() for report in reports]
+    return [report.to_dict() for report in reports], problem
 
 
 def _offline_state(project: ProjectSpec) -> Any:
@@ -186,29 +187,48 @@ def _daemon_pids(state: Any) -> set[int]:
     return {i.pid for i in (state.supervisor, state.guard) if i is not None and same_process(i)}
 
 
-def _stop_unreachable_supervisor(project: ProjectSpec, state: Any) -> None:
-    """A supervisor that holds the lock but cannot be reached (its socket was removed, or it
-    hangs) is asked to exit through its guard: SIGTERM, after checking both the recorded
-    identity and the role marker, then a bounded wait for the guard's exit (it exits once the
-    supervisor has stopped everything and exited; the kernel says when, through its pidfd)."""
+def _stop_unreachable_supervisor(project: ProjectSpec, state: Any) -> str | None:
+    """End a supervisor that holds the lock but cannot be reached (its socket was removed, it
+    hangs, or it is stopped by SIGSTOP), once the offline stop has reclaimed its services: ask
+    it to exit (SIGCONT and SIGTERM to the supervisor itself, which its guard follows), wait
+    within a bound, then SIGKILL both. Each signal goes to the recorded identity, after its role
+    marker is checked. Returns what is still running, or None."""
     import signal
 
-    from corral import markers as marker_names
     from corral.locks import supervisor_alive
 
-    if state.guard is None or not supervisor_alive(project.root):
-        return
-    guard = oslayer.open_process(state.guard)  # names that very process until closed
-    if guard is None:
-        return
-    with guard:
-        markers = oslayer.read_markers(state.guard.pid) or {}
-        if (
-            markers.get(marker_names.ROLE) == "guard"
-            and markers.get(marker_names.PROJECT) == project.project_id
-            and guard.signal(signal.SIGTERM)
+    if not supervisor_alive(project.root):
+        return None
+    daemons = _verified_daemons(project, state)
+    for sig in (signal.SIGCONT, signal.SIGTERM):
+        for identity in daemons.get("supervisor", []) or daemons.get("guard", []):
+            oslayer.safe_signal(identity, sig)
+    if _await_exit(project, UNREACHABLE_EXIT_WAIT):
+        return None
+    for identity in [*daemons.get("supervisor", []), *daemons.get("guard", [])]:
+        oslayer.safe_signal(identity, signal.SIGKILL)
+    if _await_exit(project, EXIT_GRACE):
+        return None
+    pids = ", ".join(str(i.pid) for ids in daemons.values() for i in ids) or "unknown pids"
+    return f"the supervisor does not exit and could not be killed ({pids})"
+
+
+def _verified_daemons(project: ProjectSpec, state: Any) -> dict[str, list[Any]]:
+    """The recorded supervisor and guard that still are those processes, and say so."""
+    from corral import markers as marker_names
+    from corral.reclaim import same_process
+
+    found: dict[str, list[Any]] = {}
+    for role in ("supervisor", "guard"):
+        identity = getattr(state, role, None)
+        if identity is None or not same_process(identity):
+            continue
+        markers = oslayer.read_markers(identity.pid) or {}
+        if markers.get(marker_names.ROLE) == role and (
+            markers.get(marker_names.PROJECT) == project.project_id
         ):
-            guard.wait_exited(UNREACHABLE_EXIT_WAIT)
+            found[role] = [identity]
+    return found
 
 
 def _remove_stale_socket(project: ProjectSpec) -> None:
@@ -298,8 +318,13 @@ def _offline_state_name(recorded: str, alive_members: bool, supervisor_alive: bo
 
 def wait(project: ProjectSpec, services: list[str] | None, timeout: float) -> dict[str, Any]:
     """Wait until the services (default: all that run) are ready; bounded by ``timeout``."""
+    from corral.launch import frozen_supervisor
+
     sock = socket_path(project.project_id)
     if not client.ping(sock):
+        frozen = frozen_supervisor(project)
+        if frozen is not None:
+            raise frozen
         raise NothingRunning("no supervisor runs for this project", hint="corral start")
     message = {"op": "wait", "services": services or None, "timeout": timeout}
     return client.call(sock, message, timeout + MARGIN)

@@ -41,6 +41,9 @@ def _ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
     with locked(spawn_lock_path(project.root), START_TIMEOUT):
         if client.ping(sock):
             return sock
+        frozen = frozen_supervisor(project)
+        if frozen is not None:
+            raise frozen
         if not supervisor_alive(project.root):
             ready = _spawn_guard(project, config_file)
             try:
@@ -114,6 +117,26 @@ def _wait_until_answering(project: ProjectSpec, sock: Path) -> None:
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
     raise _did_not_start(project)
+
+
+def frozen_supervisor(project: ProjectSpec) -> CorralError | None:
+    """The error for a supervisor that holds its lock but is stopped (SIGSTOP): it cannot
+    answer, and waiting for it would only run out the clock. None when that is not the case."""
+    from corral import oslayer
+    from corral.errors import SupervisorUnavailable
+    from corral.state import read_state
+
+    if not supervisor_alive(project.root):
+        return None
+    state = read_state(project.root, oslayer.boot_id(), project.project_id)
+    pid = state.supervisor.pid if state is not None and state.supervisor else None
+    stat = oslayer.read_stat(pid) if pid else None
+    if stat is None or stat.state != "T":
+        return None
+    return SupervisorUnavailable(
+        f"the supervisor (pid {pid}) is stopped (SIGSTOP) and cannot answer",
+        hint=f"kill -CONT {pid} to resume it, or corral stop to end it",
+    )
 
 
 def _did_not_start(project: ProjectSpec) -> CorralError:

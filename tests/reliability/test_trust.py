@@ -277,3 +277,31 @@ def test_a_tether_that_exits_during_the_start_is_reported(corral_project) -> Non
         ),
         message="the tether's exit stopped web",
     )
+
+
+@pytest.mark.timeout(120)
+def test_a_hung_supervisor_is_explained_and_stop_ends_it(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    pidfile = two_services(project)
+    assert project.run("start").returncode == 0
+    state = state_of(project)
+    supervisor, guard = state["supervisor"]["pid"], state["guard"]["pid"]
+    os.kill(supervisor, signal.SIGSTOP)
+    try:
+        started = project.run("start", "--timeout", "5s", "--json", timeout=30)
+        assert started.returncode == 1, started.stdout + started.stderr
+        error = json.loads(started.stdout)["error"]
+        assert (
+            "stopped (SIGSTOP)" in error["message"] and f"kill -CONT {supervisor}" in error["hint"]
+        )
+        waited = project.run("wait", "--timeout", "1s", timeout=30)
+        assert "stopped (SIGSTOP)" in waited.stderr, waited.stderr
+        status = json.loads(project.run("status", "--json", timeout=30).stdout)
+        assert "did not answer" in status["problem"]
+        stopped = project.run("stop", "--json", timeout=60)
+    except BaseException:
+        os.kill(supervisor, signal.SIGCONT)
+        raise
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not any(pid_alive(pid) for pid in read_pids(pidfile)), "a service survived"
+    wait_until(lambda: not pid_alive(supervisor) and not pid_alive(guard), message="daemons gone")

@@ -159,11 +159,14 @@ def run_stop(args: argparse.Namespace, out: Output) -> int:
 def report_stop(result: dict[str, Any], out: Output) -> int:
     """Print a stop's reports (also for the fast path); exit 1 unless everything stopped."""
     reports = result.get("reports", [])
-    ok = all(report["ok"] for report in reports)
+    problem = result.get("problem")
+    ok = all(report["ok"] for report in reports) and not problem
     if out.json:
         out.document({**_strip(result), "ok": ok})
     else:
         _print_stop_reports(reports, out)
+        if problem:
+            out.line(out.paint(f"problem: {problem}", "red bold"))
     return ExitCode.OK if ok else ExitCode.FAILED
 
 
