@@ -149,3 +149,27 @@ def test_a_tmpfs_log_is_rotated_by_punching_holes(tmp_path: Path) -> None:
         assert kept_bytes(state, "shm") == expected(8 * MiB)
         # tmpfs has no COLLAPSE_RANGE: the rotator learnt to punch instead (the size stays)
         assert logs.log_path(state, "shm").stat().st_size >= 7 * MiB
+
+
+@pytest.mark.parametrize("keep", [50, 3])
+def test_a_burst_far_past_the_bound_is_split_into_bounded_files_at_once(
+    tmp_path: Path, keep: int
+) -> None:
+    """Regression: a 500 MB burst became one 500 MB rotated copy of a "10 MB" log."""
+    sampler = logs.LogSampler(tmp_path, ["b"], max_size=100 * 1024, keep=keep)
+    fd = logs.open_run_log(tmp_path, "b")
+    try:
+        os.write(fd, expected(2 * MiB))
+        sampler.sample()  # one look, one rotation
+    finally:
+        os.close(fd)
+    rotated = list(tmp_path.glob("logs/b.log.*"))
+    assert len(rotated) == min(keep, 20)
+    assert all(path.stat().st_size <= 100 * 1024 for path in rotated)
+    live = logs.log_path(tmp_path, "b")
+    header = files.read_header(logs.index_path(tmp_path, "b"))
+    assert live.stat().st_size - (header.start - header.base) <= 100 * 1024
+    data = kept_bytes(tmp_path, "b")
+    assert expected(2 * MiB).endswith(data)
+    assert len(data) == (2 * MiB // 100 * 100 if keep == 50 else len(data))
+    assert len(data) > min(keep, 20) * 99 * 1024

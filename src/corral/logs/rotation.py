@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import fcntl
+import itertools
 import os
 import threading
 from pathlib import Path
@@ -63,29 +64,47 @@ class Rotator:
             os.close(fd)
 
     def _once(self, service: str, fd: int, header: files.Header) -> files.Header:
+        """One rotation: every chunk of at most ``max_size`` bytes that the live log holds
+        beyond the last one becomes a rotated file (a writer faster than one chunk per rotation
+        is caught up at once), and the file's space is given back in one operation."""
         log = files.log_path(self.state_dir, service)
         first = header.start - header.base
         size = os.fstat(fd).st_size
-        cut = size if self.release is Release.TRUNCATE else _cut(fd, first, size, self.max_size)
-        fresh = log.with_name(f".{log.name}.rotating")
-        fresh.unlink(missing_ok=True)
-        target = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        bounds = [first]
+        while size - bounds[-1] > self.max_size and self.release is not Release.TRUNCATE:
+            bounds.append(_cut(fd, bounds[-1], size, self.max_size))
+        if self.release is Release.TRUNCATE:
+            bounds.append(size)
+        pairs = list(itertools.pairwise(bounds))
+        kept = pairs[max(0, len(pairs) - self.keep) :]  # older than the newest ``keep``: dropped
+        fresh = [log.with_name(f".{log.name}.rotating.{n}") for n in range(len(kept))]
+        targets: list[int] = []
         try:
-            fsspace.copy_range(fd, target, first, cut - first)
+            for path, (low, high) in zip(fresh, kept, strict=True):
+                path.unlink(missing_ok=True)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                targets.append(os.open(path, flags, 0o600))
+                fsspace.copy_range(fd, targets[-1], low, high - low)
             fcntl.flock(fd, fcntl.LOCK_EX)  # readers wait until the files agree again
             with self.lock:
-                if self.release is Release.TRUNCATE:  # what came meanwhile, then the loss window
-                    cut += fsspace.copy_range(fd, target, cut, os.fstat(fd).st_size - cut)
+                cut = bounds[-1]
+                if self.release is Release.TRUNCATE and targets:  # what came, then the loss window
+                    cut += fsspace.copy_range(fd, targets[-1], cut, os.fstat(fd).st_size - cut)
+                    kept[-1] = (kept[-1][0], cut)
                 base = self._release(fd, header, cut)
                 new = files.Header(base, header.base + cut)
-                self._shift(service)
-                os.replace(fresh, files.rotated(log, 1))
-                _split_index(files.index_path(self.state_dir, service), header, new)
+                self._shift(service, len(kept))
+                for number, path in enumerate(reversed(fresh), start=1):
+                    os.replace(path, files.rotated(log, number))
+                logical = [(header.base + low, header.base + high) for low, high in kept]
+                _split_index(files.index_path(self.state_dir, service), logical, new)
                 self.headers[service] = new
             return new
         finally:
-            os.close(target)
-            fresh.unlink(missing_ok=True)
+            for target in targets:
+                os.close(target)
+            for path in fresh:
+                path.unlink(missing_ok=True)
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _release(self, fd: int, header: files.Header, cut: int) -> int:
@@ -114,16 +133,17 @@ class Rotator:
         os.ftruncate(fd, 0)
         return header.base + cut
 
-    def _shift(self, service: str) -> None:
-        """``.N`` becomes ``.N+1`` (log and index), the oldest beyond ``keep`` is dropped."""
+    def _shift(self, service: str, count: int) -> None:
+        """``.N`` becomes ``.N+count`` (log and index); those beyond ``keep`` are dropped."""
         log = files.log_path(self.state_dir, service)
         index = files.index_path(self.state_dir, service)
         for path in (log, index):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(files.rotated(path, self.keep))
-            for number in range(self.keep - 1, 0, -1):
+            for number in range(self.keep, 0, -1):
                 with contextlib.suppress(FileNotFoundError):
-                    os.replace(files.rotated(path, number), files.rotated(path, number + 1))
+                    if number + count > self.keep:
+                        os.unlink(files.rotated(path, number))
+                    else:
+                        os.replace(files.rotated(path, number), files.rotated(path, number + count))
 
 
 def _cut(fd: int, first: int, size: int, bound: int) -> int:
@@ -146,16 +166,18 @@ def _cut(fd: int, first: int, size: int, bound: int) -> int:
     return high
 
 
-def _split_index(index: Path, old: files.Header, new: files.Header) -> None:
-    """The rotated segment's entries go to ``.idx.1`` (with the first later one, clipped to its
-    end, so that its last lines keep their time); the rest stay, under the new header."""
+def _split_index(index: Path, kept: list[tuple[int, int]], new: files.Header) -> None:
+    """Each rotated segment [low, high) (logical, oldest first; the newest becomes ``.idx.1``)
+    gets its entries, and the first later one clipped to its end, so that its last lines keep
+    their time; the live index keeps the rest, under the new header."""
     entries = _entries(index)
-    kept = [(offset, when) for offset, when in entries if offset > new.start]
-    moved = [(offset, when) for offset, when in entries if offset <= new.start]
-    if kept:
-        moved.append((new.start, kept[0][1]))
-    _write_index(files.rotated(index, 1), files.Header(old.start, old.start), moved)
-    _write_index(index, new, kept)
+    for number, (low, high) in enumerate(reversed(kept), start=1):
+        mine = [(offset, when) for offset, when in entries if low < offset <= high]
+        later = [when for offset, when in entries if offset > high]
+        if later:
+            mine.append((high, later[0]))
+        _write_index(files.rotated(index, number), files.Header(low, low), mine)
+    _write_index(index, new, [(offset, when) for offset, when in entries if offset > new.start])
 
 
 def _entries(index: Path) -> list[tuple[int, float]]:
