@@ -62,6 +62,7 @@ class Engine:
         self.dirty = True
         self.save_pending = False
         self.sealed = False  # the supervisor's last write is done: nothing more is saved
+        self.save_problem: str | None = None  # why the last state write failed, until one works
         self.stop_began = float("-inf")
         self.survey = staleness.Survey()  # shared by the services' stale checks
         self.gate: runner.StartGate | None = None  # services spawned this turn wait behind it
@@ -742,10 +743,25 @@ class Engine:
                 self.dirty = True
 
     def save(self) -> None:
+        """Write the state file if it changed. A write that fails (a full disk, a removed
+        ``.corral/``) never breaks what asked for it: the state stays dirty, the next save
+        tries again, and status reports the problem with its fix meanwhile."""
         self.save_pending = False
-        if self.dirty and not self.sealed:
+        if not self.dirty or self.sealed:
+            return
+        try:
             write_state(self.project.root, self.state)
-            self.dirty = False
+        except OSError as exc:
+            problem = (
+                f"cannot write the state file: {exc.strerror} (in {self.state_dir}): "
+                "free some space there; corral writes it again as soon as it can"
+            )
+            if problem != self.save_problem:
+                self.log(problem)
+            self.save_problem = problem
+            return
+        self.dirty = False
+        self.save_problem = None
 
     def save_soon(self) -> None:
         """Save once the current burst of changes is over (``SAVE_DELAY`` later): starting 200
@@ -808,6 +824,7 @@ class Engine:
         """What runs now, with the ports each service's processes really listen on."""
         lease = self.state.lease
         problem = logs.disk_problem(self.state_dir)
+        warnings = [p for p in (problem, self.save_problem, self.events.problem) if p]
         return status.document(
             status.SUPERVISOR,
             [self.describe(spec.name) for spec in self.project.services],
@@ -818,7 +835,7 @@ class Engine:
                 "started_at": self.state.started_at,
                 "alive": True,
             },
-            warnings=[problem] if problem else [],
+            warnings=warnings,
             tether=self.state.tether,
             lease=None
             if not lease

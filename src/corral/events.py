@@ -49,6 +49,7 @@ class EventLog:
         self.path = events_path(state_dir)
         self.clock = clock
         self.cursor = last_cursor(state_dir)
+        self.problem: str | None = None  # why the last write failed (a full disk), until one works
 
     def emit(self, kind: str, service: str | None = None, **data: Any) -> dict[str, Any]:
         if kind not in KINDS:  # readers (and docs/json.md) know only these
@@ -62,15 +63,25 @@ class EventLog:
             **data,
         }
         line = json.dumps(event, default=str) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode())
+            self._append(line.encode())
+        except OSError as exc:
+            # A full disk or a removed .corral/ must not break what emitted the event (a
+            # start, a stop): the event is lost, and status says so until a write works.
+            self.problem = f"cannot write {self.path}: {exc.strerror}"
+        else:
+            self.problem = None
+        return event
+
+    def _append(self, line: bytes) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, line)
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)
         if size > MAX_SIZE:
             os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-        return event
 
 
 def last_cursor(state_dir: Path) -> int:

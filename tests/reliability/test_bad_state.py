@@ -113,3 +113,52 @@ def test_doctor_names_a_killed_guard(corral_project) -> None:  # type: ignore[no
     doctor = project.run("doctor")
     assert f"the guard (pid {guard}) is gone" in doctor.stdout, doctor.stdout
     assert project.run("stop").returncode == 0
+
+
+@ROOT_ONLY
+@pytest.mark.timeout(90)
+def test_a_full_disk_leaves_stop_status_and_logs_working(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """``.corral/`` on a full file system: a restart still ends ready, status says what cannot be
+    written and how to fix it, logs read what was written, and stop stops everything."""
+    project: ProjectDir = corral_project()
+    pidfile = project.root / "pids"
+    project.write(
+        "corral.toml",
+        service_toml("web", hostile("--pidfile", str(pidfile)))
+        + service_toml("worker", hostile("--pidfile", str(pidfile))),
+    )
+    state = project.root / ".corral"
+    state.mkdir(mode=0o700)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=700", "tmpfs", str(state)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        assert project.run("start").returncode == 0
+        with open(state / "filler", "wb") as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        restarted = project.run("restart", "web", "--json")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        status = json.loads(project.run("status", "--json").stdout)
+        assert {s["name"]: s["state"] for s in status["services"]} == {
+            "web": "ready",
+            "worker": "ready",
+        }, status
+        assert any("cannot write the state file" in w and "free" in w for w in status["warnings"])
+        logs = project.run("logs", "-n", "5")
+        assert logs.returncode == 0 and "ready" in logs.stdout, logs.stdout + logs.stderr
+        stopped = project.run("stop", "--json")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        from harness import read_pids
+
+        assert not any(pid_alive(pid) for pid in read_pids(pidfile)), "a service survived"
+        log = (state / "supervisor.log").read_text()
+        assert "Traceback" not in log, log[-2000:]
+    finally:
+        project.run("stop")
+        if subprocess.run(["umount", str(state)]).returncode != 0:
+            subprocess.run(["umount", "--lazy", str(state)], check=True)
