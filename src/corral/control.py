@@ -118,6 +118,11 @@ def restart(
 
 def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
     """Stop through the supervisor, or from the state file when it is gone."""
+    from corral.launch import moved_checkout
+
+    moved = moved_checkout(project)
+    if moved is not None:
+        return _stop_moved(project, moved, services)
     sock = socket_path(project.project_id)
     pong = client.ping(sock)
     if pong is not None:
@@ -133,6 +138,28 @@ def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
         _await_exit(project, EXIT_GRACE)
     reports, problem = _stop_offline(project, services)
     return {"reports": reports, "source": "state file", "problem": problem}
+
+
+def _stop_moved(
+    project: ProjectSpec, moved: dict[str, Any], services: list[str] | None
+) -> dict[str, Any]:
+    """Stop through the supervisor's socket under the old project id (it still answers there),
+    after checking that the process answering is the one the state file names."""
+    from corral.errors import CorralError
+
+    sock = socket_path(moved["project_id"])
+    pong = client.ping(sock)
+    if pong is None or pong.get("pid") != moved["supervisor"].pid:
+        raise CorralError(
+            f"this checkout was moved from {moved['root']} while its supervisor (pid "
+            f"{moved['supervisor'].pid}) ran, and that supervisor does not answer",
+            hint="it stops everything by itself within seconds of noticing; run corral stop "
+            "again then",
+        )
+    bound = float(pong.get("stop_bound") or stop_bound(project))
+    result = client.call(sock, {"op": "stop", "services": services or None}, bound + MARGIN)
+    note = f"this checkout was moved from {moved['root']}: stopped its supervisor there"
+    return {**result, "note": note}
 
 
 def _frozen_supervisor(project: ProjectSpec) -> bool:

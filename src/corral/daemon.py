@@ -73,6 +73,7 @@ class Supervisor:
         # and its state written, so nobody starts a second, competing stop from the state file.
         self.finishing: asyncio.Task[list[StopReport]] | None = None
         self.handlers: set[asyncio.Task[None]] = set()
+        self.root_identity = _identity_of(engine.project.root)
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -207,6 +208,17 @@ class Supervisor:
         if pending:
             await asyncio.wait(pending, timeout=REPLY_FLUSH)
 
+    def _check_root(self) -> None:
+        """A project directory moved or removed under us leaves services nobody can reach by
+        the project's path (its id is a hash of it): stop them and exit, saying why, rather than
+        run on out of reach. (A stop already asked for from the new place shares this one.)"""
+        if self.root_identity is None or self.done.is_set():
+            return
+        if _identity_of(self.engine.project.root) != self.root_identity:
+            self.request_shutdown(
+                f"the project directory {self.engine.project.root} was moved or removed"
+            )
+
     def refuse_if_closing(self) -> None:
         if self.done.is_set():
             raise ShuttingDown(
@@ -222,6 +234,7 @@ class Supervisor:
                 self.engine.sampler.sample()
                 now = time.monotonic()
                 if now - last_refresh >= HOUSEKEEPING:
+                    self._check_root()
                     await self._heal_socket()
                     self.engine.refresh_members()
                     self.engine.check_stale()
@@ -486,6 +499,14 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
         log_line(f"refused a client of uid {uid}")
         return False
     return True
+
+
+def _identity_of(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 def _anything_left(previous: ProjectState) -> bool:

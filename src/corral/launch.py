@@ -7,6 +7,7 @@ import os
 import select
 import time
 from pathlib import Path
+from typing import Any
 
 from corral import client, prelaunch
 from corral.errors import CorralError
@@ -44,6 +45,7 @@ def _ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
         frozen = frozen_supervisor(project)
         if frozen is not None:
             raise frozen
+        _refuse_if_moved(project)
         if not supervisor_alive(project.root):
             ready = _spawn_guard(project, config_file)
             try:
@@ -117,6 +119,42 @@ def _wait_until_answering(project: ProjectSpec, sock: Path) -> None:
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
     raise _did_not_start(project)
+
+
+def moved_checkout(project: ProjectSpec) -> dict[str, Any] | None:
+    """The state of the supervisor still running for this checkout under its old path, when the
+    directory was moved (renamed) while it ran; else None. The proof is the kernel's: this
+    directory's supervisor lock is held, yet the state file names another root that is gone (a
+    copy's lock is a new file that nobody holds, so a copy never matches)."""
+    import json
+
+    from corral import oslayer
+    from corral.model import ProcessIdentity
+    from corral.state import read_state
+
+    if read_state(project.root, oslayer.boot_id(), project.project_id) is not None:
+        return None
+    if not supervisor_alive(project.root):
+        return None
+    try:
+        data = json.loads((project.root / ".corral" / "state.json").read_bytes())
+        old_root, old_id = str(data["root"]), str(data["project_id"])
+        supervisor = ProcessIdentity.from_dict(data["supervisor"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if old_id == project.project_id or Path(old_root).exists():
+        return None
+    return {"root": old_root, "project_id": old_id, "supervisor": supervisor}
+
+
+def _refuse_if_moved(project: ProjectSpec) -> None:
+    moved = moved_checkout(project)
+    if moved is not None:
+        raise CorralError(
+            f"this checkout was moved from {moved['root']} while its supervisor (pid "
+            f"{moved['supervisor'].pid}) ran; it cannot start here until that one has stopped",
+            hint="corral stop (it ends the supervisor of the old path), then corral start",
+        )
 
 
 def frozen_supervisor(project: ProjectSpec) -> CorralError | None:

@@ -126,7 +126,7 @@ def foreign_state(root: Path, project_id: str) -> str | None:
         return None
     return (
         f"{state_path(root)} belongs to another checkout (project id {data.get('project_id')}, "
-        f"root {data.get('root')}): ignored; it was copied here, and only that checkout's "
+        f"root {data.get('root')}): ignored; it was copied or moved here, and only that checkout's "
         "corral acts on it"
     )
 

@@ -162,3 +162,64 @@ def test_a_full_disk_leaves_stop_status_and_logs_working(corral_project) -> None
         project.run("stop")
         if subprocess.run(["umount", str(state)]).returncode != 0:
             subprocess.run(["umount", "--lazy", str(state)], check=True)
+
+
+def _sleeper_project(project: ProjectDir) -> Path:
+    pidfile = project.root.parent / f"{project.root.name}.pids"  # outside: it survives a rm -rf
+    project.write("corral.toml", service_toml("web", hostile("--pidfile", str(pidfile))))
+    return pidfile
+
+
+@pytest.mark.timeout(90)
+def test_a_deleted_and_recreated_project_stops_cleanly(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project: ProjectDir = corral_project()
+    pidfile = _sleeper_project(project)
+    assert project.run("start").returncode == 0
+    shutil.rmtree(project.root)
+    project.root.mkdir()
+    _sleeper_project(project)
+    stopped = project.run("stop", "--json")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    from harness import read_pids
+
+    assert not any(pid_alive(pid) for pid in read_pids(pidfile)), "a service survived"
+
+
+@pytest.mark.timeout(90)
+def test_a_renamed_project_is_stopped_from_its_new_place(corral_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project: ProjectDir = corral_project(name="before")
+    pidfile = _sleeper_project(project)
+    assert project.run("start").returncode == 0
+    moved = ProjectDir(tmp_path / "after", "")
+    project.root.rename(moved.root)
+    try:
+        refused = moved.run("start")
+        assert refused.returncode == 1 and "was moved from" in refused.stderr, refused.stderr
+        stopped = moved.run("stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert "moved from" in stopped.stdout
+        from harness import read_pids
+
+        assert not any(pid_alive(pid) for pid in read_pids(pidfile)), "a service survived"
+        assert moved.run("start").returncode == 0, "the moved checkout starts on its own"
+        assert moved.run("stop").returncode == 0
+    finally:
+        moved.root.rename(project.root)
+
+
+@pytest.mark.timeout(90)
+def test_a_supervisor_whose_directory_moved_stops_everything(corral_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project: ProjectDir = corral_project(name="before")
+    pidfile = _sleeper_project(project)
+    assert project.run("start").returncode == 0
+    supervisor = json.loads((project.root / ".corral" / "state.json").read_text())["supervisor"]
+    project.root.rename(tmp_path / "after")
+    try:
+        wait_until(lambda: not pid_alive(supervisor["pid"]), timeout=30, message="its exit")
+        from harness import read_pids
+
+        assert not any(pid_alive(pid) for pid in read_pids(pidfile)), "a service survived"
+        log = (tmp_path / "after" / ".corral" / "supervisor.log").read_text()
+        assert "was moved or removed" in log
+    finally:
+        (tmp_path / "after").rename(project.root)

@@ -165,6 +165,8 @@ def report_stop(result: dict[str, Any], out: Output) -> int:
         out.document({**_strip(result), "ok": ok})
     else:
         _print_stop_reports(reports, out)
+        if result.get("note"):
+            out.line(out.paint(str(result["note"]), "yellow"))
         if problem:
             out.line(out.paint(f"problem: {problem}", "red bold"))
     return ExitCode.OK if ok else ExitCode.FAILED
