@@ -324,6 +324,9 @@ class Supervisor:
             self.engine.auto_restart.update(self.engine.resolve(names, with_dependencies=True))
         self.ensure_watcher()
         result = await self.engine.start(names, _timeout(message), wait, self._starter(message))
+        # A stop of everything that began while this start waited undid it: say so, and the
+        # client waits for our exit and starts again (the later request wins, then this one).
+        self.refuse_if_closing()
         if "corral.config" not in sys.modules:  # the next fast start loads the configuration
             asyncio.get_running_loop().call_later(PRELOAD_DELAY, _preload_config)
         return result
@@ -350,7 +353,9 @@ class Supervisor:
         self.refuse_if_closing()
         self._adopt(message)
         names = message.get("services") or None
-        return await self.engine.restart(names, _timeout(message), self._starter(message))
+        result = await self.engine.restart(names, _timeout(message), self._starter(message))
+        self.refuse_if_closing()  # undone by a stop of everything meanwhile (see op_start)
+        return result
 
     def _starter(self, message: dict[str, Any]) -> dict[str, Any] | None:
         """Who asked for this start (the client says), and whether what it starts is tied to
