@@ -83,6 +83,9 @@ def _call_starting(
         except RemoteError as exc:
             if exc.code != "shutting_down":
                 raise
+            from corral import tether
+
+            tether.check_outlived(message.get("tether"))  # what shut it down: do not relaunch
             _await_exit(project, max(deadline - time.monotonic(), EXIT_GRACE))
     raise SupervisorUnavailable(
         f"the supervisor kept shutting down ({LAUNCH_ATTEMPTS} tries)",

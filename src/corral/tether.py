@@ -143,3 +143,13 @@ def _program(comm: str, pid: int) -> str:
         if len(argv) > 1:
             return os.path.basename(argv[1])
     return name
+
+
+def check_outlived(tethered: dict[str, Any] | None) -> None:
+    """A tether that exited while the start ran has already taken its services with it."""
+    if tethered and not alive(tethered):
+        raise UsageError(
+            f"--tether: process {tethered['pid']} exited before the start returned, so the "
+            "services tethered to it stop with it",
+            hint="tether to a process that outlives this command (--tether auto)",
+        )

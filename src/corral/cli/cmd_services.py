@@ -39,7 +39,9 @@ def run_start(args: argparse.Namespace, out: Output) -> int:
             wait=not args.no_wait,
             session=session,
         )
-    _check_tether_outlived(session)
+    from corral import tether
+
+    tether.check_outlived(session.get("tether"))
     return report_start(project.root, result, out)
 
 
@@ -72,20 +74,6 @@ def selected(project, names: list[str], excluded: list[str] | None) -> list[str]
                 hint=f"leave {users[0]} out too, or start {base(name)}",
             )
     return keep
-
-
-def _check_tether_outlived(session: dict[str, Any]) -> None:
-    """A tether that exited while the start ran has already taken the services with it."""
-    from corral import tether
-    from corral.errors import UsageError
-
-    tethered = session.get("tether")
-    if tethered and not tether.alive(tethered):
-        raise UsageError(
-            f"--tether: process {tethered['pid']} exited before the start returned, so the "
-            "services tethered to it stop with it",
-            hint="tether to a process that outlives this command (--tether auto)",
-        )
 
 
 def session_options(args: argparse.Namespace, project, out: Output) -> dict[str, Any]:  # type: ignore[no-untyped-def]
