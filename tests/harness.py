@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 
 TOKEN_VAR = "CORRAL_TEST_TOKEN"
@@ -37,61 +36,93 @@ def project_id_of(root: Path) -> str:
     return hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:16]
 
 
-def marked_processes(project_ids: set[str], token: str | None) -> dict[int, str]:
-    """pid -> command line of every live process carrying one of the markers."""
-    wanted = {f"CORRAL_PROJECT_ID={pid}".encode() for pid in project_ids}
+def _own_processes() -> Iterator[psutil.Process]:
+    uid, me = os.getuid(), os.getpid()
+    for process in psutil.process_iter(["uids"]):
+        uids = process.info.get("uids")
+        if process.pid != me and uids is not None and uids.real == uid:
+            yield process
+
+
+def _is_marked(process: psutil.Process, wanted: set[str], roots: set[str]) -> bool:
+    """Whether ``process`` carries one of the ``wanted`` variables, or, when its environment
+    cannot be read or is empty (macOS hides the environment of Apple binaries; ``env -i``
+    empties it), whether it runs in one of the test's project ``roots``."""
+    try:
+        environ = process.environ()
+    except psutil.AccessDenied:
+        environ = {}
+    if {f"{key}={value}" for key, value in environ.items()} & wanted:
+        return True
+    if environ or not roots:
+        return False
+    try:
+        cwd = os.path.realpath(process.cwd())
+    except (psutil.AccessDenied, OSError):
+        return False
+    return any(cwd == root or cwd.startswith(root + os.sep) for root in roots)
+
+
+def _wanted(project_ids: set[str], token: str | None) -> set[str]:
+    wanted = {f"CORRAL_PROJECT_ID={pid}" for pid in project_ids}
     if token:
-        wanted.add(f"{TOKEN_VAR}={token}".encode())
+        wanted.add(f"{TOKEN_VAR}={token}")
+    return wanted
+
+
+def marked_processes(
+    project_ids: set[str], token: str | None, roots: set[str] | None = None
+) -> dict[int, str]:
+    """pid -> command line of every live process of ours carrying one of the markers (psutil:
+    no /proc and no pidfd, so that the same check runs on macOS)."""
+    wanted, roots = _wanted(project_ids, token), roots or set()
     found: dict[int, str] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
+    for process in _own_processes():
         try:
-            with open(f"/proc/{name}/environ", "rb") as handle:
-                variables = set(handle.read().split(b"\0"))
-            if not variables & wanted:
+            if process.status() == psutil.STATUS_ZOMBIE or not _is_marked(process, wanted, roots):
                 continue
-            with open(f"/proc/{name}/cmdline", "rb") as handle:
-                found[int(name)] = handle.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            found[process.pid] = " ".join(process.cmdline())
+        except psutil.Error:
             continue
     return found
 
 
-def kill_marked(pid: int, project_ids: set[str], token: str | None) -> None:
-    """SIGKILL ``pid`` through a pidfd, after re-checking that it still carries a marker."""
+def kill_marked(
+    pid: int, project_ids: set[str], token: str | None, roots: set[str] | None = None
+) -> None:
+    """SIGKILL ``pid`` after re-checking that it still carries a marker. psutil checks the
+    process's start time before it signals, so a reused pid is left alone."""
     try:
-        fd = os.pidfd_open(pid)
-    except OSError:
-        return
-    try:
-        if pid not in marked_processes(project_ids, token):
+        process = psutil.Process(pid)
+        if not _is_marked(process, _wanted(project_ids, token), roots or set()):
             return  # the pid now names another process: leave it alone
-        with contextlib.suppress(OSError):
-            signal.pidfd_send_signal(fd, signal.SIGKILL)
-        select.select([fd], [], [], 2.0)
+        process.kill()
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, os.WNOHANG)
-    finally:
-        os.close(fd)
+        process.wait(2.0)
+    except (psutil.Error, psutil.TimeoutExpired):
+        return
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 @dataclass
 class LeakGuard:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     project_ids: set[str] = field(default_factory=set)
+    roots: set[str] = field(default_factory=set)  # the test's project directories, resolved
 
     def leaked(self) -> dict[int, str]:
         deadline = time.monotonic() + LEAK_GRACE
         while True:
-            found = marked_processes(self.project_ids, self.token)
+            found = marked_processes(self.project_ids, self.token, self.roots)
             if not found or time.monotonic() > deadline:
                 return found
             time.sleep(0.05)
 
     def kill(self, pids: Iterator[int] | list[int]) -> None:
         for pid in pids:
-            kill_marked(pid, self.project_ids, self.token)
+            kill_marked(pid, self.project_ids, self.token, self.roots)
 
 
 @pytest.fixture(autouse=True)
@@ -172,6 +203,7 @@ def corral_project(tmp_path: Path, leak_guard: LeakGuard, runtime_dir: Path):  #
         root.mkdir()
         project = ProjectDir(root, project_id_of(root))
         leak_guard.project_ids.add(project.id)
+        leak_guard.roots.add(os.path.realpath(root))
         for relative, text in (files or {}).items():
             project.write(relative, text)
         made.append(project)
@@ -196,9 +228,8 @@ def wait_until(predicate, timeout: float = 10.0, message: str = "condition") -> 
 def pid_alive(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie."""
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
 
 
@@ -254,3 +285,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# Tests that need a layer only Linux has (cgroup v2, the subreaper, pidfds, /proc scans) say so
+# with ``@pytest.mark.linux_only("the layer")``; the portable layer (macOS, or
+# CORRAL_OSLAYER=portable on Linux) skips them with that reason.
+PORTABLE = not sys.platform.startswith("linux") or os.environ.get("CORRAL_OSLAYER") == "portable"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "linux_only(layer): needs a Linux-only OS layer; skipped by the portable one"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    mark = item.get_closest_marker("linux_only")
+    if mark is not None and PORTABLE:
+        layer = mark.args[0] if mark.args else "a Linux-only layer"
+        pytest.skip(f"needs {layer}, which the portable OS layer does not have")

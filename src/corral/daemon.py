@@ -25,7 +25,6 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import time
 from pathlib import Path
@@ -498,8 +497,7 @@ def _timeout(message: dict[str, Any]) -> float:
 
 def _same_user(writer: asyncio.StreamWriter) -> bool:
     sock: socket.socket = writer.get_extra_info("socket")
-    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", credentials)
+    uid = oslayer.peer_uid(sock)
     if uid != os.getuid():
         log_line(f"refused a client of uid {uid}")
         return False

@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 
-from corral.markers import HOLD_FD, READY_FD, ROLE
+from corral.markers import HOLD_FD, OSLAYER, READY_FD, ROLE
 
 HOLD_TIMEOUT = 60.0  # seconds a prelaunched guard waits for the word before giving up
 
@@ -94,8 +94,8 @@ def _guard(root: str, supervisor: int) -> int:
 
 def _become_subreaper() -> None:
     """prctl(PR_SET_CHILD_SUBREAPER) with ctypes alone: the guard stays small (no corral
-    modules are imported until the supervisor dies)."""
-    if not sys.platform.startswith("linux"):
+    modules are imported until the supervisor dies, hence the layer's switch read here too)."""
+    if not sys.platform.startswith("linux") or os.environ.get(OSLAYER) == "portable":
         return
     import ctypes
 

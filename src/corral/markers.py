@@ -21,3 +21,6 @@ HOLD_FD = "CORRAL_HOLD_FD"  # a prelaunched guard waits on it for the word (corr
 
 # The descriptor where a service finds the write end of its lifeline pipe.
 LIFELINE_FD = 3
+
+# "portable" selects the portable OS layer (the one macOS uses) on Linux too: see corral.oslayer.
+OSLAYER = "CORRAL_OSLAYER"

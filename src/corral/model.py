@@ -169,13 +169,14 @@ class RunRecord:
     leader: ProcessIdentity | None = None
     pgid: int | None = None
     cgroup: str | None = None
-    lifeline: str | None = None  # "pipe:[inode]" of the run's lifeline pipe
+    lifeline: str | None = None  # "pipe:[inode]" of its lifeline pipe, or its lifeline file
     members: list[ProcessIdentity] = field(default_factory=list)
     ports: tuple[int, ...] = ()
     stop_signal: int = DEFAULT_STOP_SIGNAL
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
     started_at: float | None = None
     started_by: dict[str, Any] | None = None  # who asked: agent, session, tethered
+    cwd: str | None = None  # where it started (escapes the OS layer cannot prove are looked for)
 
     @classmethod
     def for_spec(cls, project_id: str, spec: ServiceSpec) -> RunRecord:

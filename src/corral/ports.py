@@ -7,7 +7,6 @@ command that stops it. Only LISTEN sockets count: a client connected to a port d
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ class Holder:
     project_id: str | None = None
     project_root: str | None = None
     service: str | None = None
+    system: str | None = None  # what it is, when the OS itself holds the port (AirPlay)
 
     def is_ours(self, project_id: str) -> bool:
         return self.project_id == project_id
@@ -45,6 +45,8 @@ class Holder:
         if self.project_id:
             where = self.project_root or f"project id {self.project_id}"
             text += f"; it is service {self.service!r} of corral project {where}"
+        if self.system:
+            text += f"; it is {self.system}"
         return text
 
     def stop_command(self) -> str | None:
@@ -111,18 +113,19 @@ def holders(port: int) -> list[Holder]:
     by_pid: dict[int | None, Holder] = {}
     for item in sockets:
         for pid in sorted(owners.get(item.inode, set())) or [None]:
-            holder = by_pid.get(pid) or by_pid.setdefault(pid, _describe(pid, item.uid))
+            holder = by_pid.get(pid) or by_pid.setdefault(pid, _describe(pid, item.uid, port))
             holder.addresses.append(f"{_bracket(item.address)}:{item.port}")
     return list(by_pid.values())
 
 
-def _describe(pid: int | None, uid: int) -> Holder:
+def _describe(pid: int | None, uid: int, port: int) -> Holder:
     holder = Holder(pid=pid, uid=uid, user=_user(uid))
     if pid is None:
         return holder
     holder.command = oslayer.cmdline(pid)
+    holder.system = oslayer.system_listener(port, holder.command)
     holder.cwd = oslayer.cwd(pid)
-    holder.started_at = _start_time(pid)
+    holder.started_at = oslayer.start_time(pid)
     markers = oslayer.read_markers(pid) or {}
     holder.project_id = markers.get(marker_names.PROJECT)
     holder.project_root = markers.get(marker_names.ROOT)
@@ -141,20 +144,3 @@ def _user(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
-
-
-def _start_time(pid: int) -> float | None:
-    stat = oslayer.read_stat(pid)
-    if stat is None:
-        return None
-    if oslayer.capabilities().platform != "linux":
-        return stat.start / 1_000_000
-    return _boot_time() + stat.start / os.sysconf("SC_CLK_TCK")
-
-
-def _boot_time() -> float:
-    with open("/proc/stat") as handle:
-        for line in handle:
-            if line.startswith("btime "):
-                return float(line.split()[1])
-    return 0.0

@@ -27,9 +27,18 @@ class ProbeResult:
 
 
 class TcpProbe:
-    def __init__(self, ports: Collection[int], members: Callable[[], set[int]]) -> None:
+    """Passes when each port is held by the service: a holder found by the cheap layers
+    (``members``), or one that ``claims`` recognises as the run's (markers, lifeline)."""
+
+    def __init__(
+        self,
+        ports: Collection[int],
+        members: Callable[[], set[int]],
+        claims: Callable[[int], bool] | None = None,
+    ) -> None:
         self.ports = tuple(ports)
         self.members = members
+        self.claims = claims
 
     async def check(self) -> ProbeResult:
         for port in self.ports:
@@ -48,6 +57,8 @@ class TcpProbe:
             return ProbeResult(True)
         everyone = oslayer.socket_holders([s.inode for s in sockets])
         owners = sorted({pid for s in sockets for pid in everyone.get(s.inode, set())})
+        if self.claims is not None and any(self.claims(pid) for pid in owners):
+            return ProbeResult(True)
         if owners:
             who = ", ".join(f"pid {pid} ({oslayer.cmdline(pid)[:60]})" for pid in owners)
         else:
@@ -80,7 +91,7 @@ class HttpProbe:
 
     async def _get(self, host: str, port: int, path: str, scheme: str) -> int:
         request = _request(host, path)
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await _connect(host, port)
         try:
             if scheme == "https":
                 line = await _tls_exchange(reader, writer, host, request)
@@ -91,6 +102,24 @@ class HttpProbe:
         finally:
             writer.close()
         return _status(line)
+
+
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+async def _connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``localhost`` is the loopback (RFC 6761), tried as addresses: asyncio would resolve the
+    name in its thread pool, and the supervisor runs no threads. An address literal needs no
+    resolving; any other name still goes through asyncio's resolver."""
+    if host.lower().rstrip(".") != "localhost" and not host.lower().endswith(".localhost"):
+        return await asyncio.open_connection(host, port)
+    refused: OSError = ConnectionRefusedError(f"nothing listens on localhost:{port}")
+    for address in LOOPBACK:
+        try:
+            return await asyncio.open_connection(address, port)
+        except OSError as exc:  # not listening on this one: the other loopback may be
+            refused = exc
+    raise refused
 
 
 def _request(host: str, path: str) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from corral import logs, oslayer, probes, runner
 from corral.lifecycle import Event, State
 from corral.model import ProbeKind, ProcessIdentity, ProjectSpec, ReadyProbe
+from corral.reclaim import holds_run
 from corral.service import Service, quick_members
 
 FIRST_POLL = 0.002  # seconds before the second probe: a server that listens at once is seen at once
@@ -65,7 +66,9 @@ class Readiness:
         spec = service.spec
         if ready.kind is ProbeKind.TCP:
             ports = spec.ports if spec.ready is None else (int(ready.target),)
-            return probes.TcpProbe(ports, lambda: quick_members(service))
+            return probes.TcpProbe(
+                ports, lambda: quick_members(service), lambda pid: holds_run(run.record, pid)
+            )
         if ready.kind is ProbeKind.HTTP:
             return probes.HttpProbe(str(ready.target))
         if ready.kind is ProbeKind.LOG:

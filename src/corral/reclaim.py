@@ -35,6 +35,9 @@ class StopOutcome(enum.StrEnum):
     EXITED = "exited"  # everything exited after the stop signal, within the stop timeout
     KILLED = "killed"  # something had to be SIGKILLed
     FAILED = "failed"  # something survived, or a declared port is still held
+    # Everything found was stopped, but the OS layer cannot prove nothing escaped, and it saw
+    # processes that could be escapees (``StopReport.unverified`` says which and why).
+    NOT_VERIFIED = "not_verified"
 
 
 @dataclass
@@ -60,10 +63,11 @@ class StopReport:
     survivors: list[dict[str, Any]] = field(default_factory=list)
     ports_held: list[dict[str, Any]] = field(default_factory=list)
     exit: dict[str, Any] | None = None  # the leader's exit, when the caller knows it
+    unverified: dict[str, Any] | None = None  # see ``unverified``
 
     @property
     def ok(self) -> bool:
-        return not self.survivors and not self.ports_held
+        return not self.survivors and not self.ports_held and self.unverified is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +82,7 @@ class StopReport:
             "survivors": self.survivors,
             "ports_held": self.ports_held,
             "exit": self.exit,
+            "unverified": self.unverified,
         }
 
 
@@ -156,6 +161,17 @@ def trusted_cgroup(trace: RunRecord) -> Path | None:
     return path
 
 
+def holds_run(trace: RunRecord, pid: int) -> bool:
+    """Whether ``pid``, found by other means (a port it listens on), is the run's by its
+    markers or its lifeline: a listener that daemonized is outside the tree and, without a
+    subreaper or cgroup, outside every cheap layer."""
+    if pid in _marker_hits(trace, {pid: oslayer.read_markers(pid) or {}}):
+        return True
+    if not trace.lifeline:
+        return False
+    return bool(oslayer.scan_fd_holders({trace.lifeline}, [pid]))
+
+
 def _has_role(pid: int, scanned: dict[int, dict[str, str]]) -> bool:
     markers = scanned.get(pid)
     if markers is None:
@@ -207,7 +223,7 @@ def _verified(found: dict[int, set[str]], trace: RunRecord) -> dict[int, Member]
     members: dict[int, Member] = {}
     for pid, layers in found.items():
         stat = oslayer.read_stat(pid)
-        if stat is None or not _alive(stat):
+        if stat is None or not oslayer.alive(stat):
             continue
         if marker_names.ROLE in (oslayer.read_markers(pid) or {}):
             continue  # a supervisor or guard (it holds the lifeline's read end): never a member
@@ -218,17 +234,6 @@ def _verified(found: dict[int, set[str]], trace: RunRecord) -> dict[int, Member]
             layers = {*layers, "group"}
         members[pid] = Member(identity, stat.pgid, layers, oslayer.cmdline(pid))
     return members
-
-
-def _alive(stat: oslayer.ProcStat) -> bool:
-    """A zombie is dead unless other threads of it still run (a main thread that called
-    pthread_exit shows Z while the process lives on)."""
-    if stat.state != "Z":
-        return True
-    try:
-        return len(os.listdir(f"/proc/{stat.pid}/task")) > 1
-    except OSError:
-        return False
 
 
 async def reclaim(
@@ -279,9 +284,33 @@ async def reclaim(
     report.swept = [m.describe() for m in seen.values() if "group" not in m.layers]
     report.survivors = [m.describe() for m in members.values()]
     report.ports_held = await _verify_ports(trace, excluded, seen, scan.taken)
-    if not report.ok:
+    report.unverified = unverified(trace, {*excluded, *seen})
+    if report.survivors or report.ports_held:
         report.outcome = StopOutcome.FAILED
+    elif report.unverified is not None:
+        report.outcome = StopOutcome.NOT_VERIFIED
+    elif trace.lifeline:
+        oslayer.release_lifeline(trace.lifeline)
     return report
+
+
+def unverified(trace: RunRecord, known: Iterable[int]) -> dict[str, Any] | None:
+    """Why a stop that left nothing it could find still cannot say nothing is left, or None.
+
+    Where no layer can prove absence (no subreaper, no cgroup: the portable layer), two things
+    are evidence that something escaped: the run's lifeline file is still locked although no
+    process holding it was found, and processes of ours whose environment cannot be read (macOS
+    hides it for Apple binaries; ``env -i`` empties it) that started after the run, in its
+    directory. Those are reported, never signalled: nothing proves they are the run's."""
+    unreadable = oslayer.unreadable_environments(trace.started_at, trace.cwd)
+    suspects = [
+        {"pid": pid, "command": oslayer.cmdline(pid)}
+        for pid in sorted(set(unreadable) - set(known) - {os.getpid()})
+    ]
+    held = bool(trace.lifeline) and oslayer.lifeline_held(trace.lifeline or "")
+    if not suspects and not held:
+        return None
+    return {"could_escape": oslayer.ESCAPES, "lifeline_held": held, "suspects": suspects}
 
 
 def _signal_all(

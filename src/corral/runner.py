@@ -111,7 +111,7 @@ def spawn(
     except OSError as exc:
         raise SpawnFailed(f"cannot open its log file: {exc.strerror}") from None
     log_offset = logs.logical_end(state_dir, spec.name)
-    read_end, write_end = os.pipe()  # close-on-exec, as Python makes every descriptor
+    read_end, write_end, lifeline = oslayer.open_lifeline(state_dir)
     child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end, gate)
     try:
         pid = os.fork()
@@ -120,7 +120,8 @@ def spawn(
         with contextlib.suppress(OSError):  # both sides set it, as shells do: no window
             os.setpgid(pid, pid)
     except OSError as exc:
-        os.close(read_end)
+        if read_end >= 0:
+            os.close(read_end)
         raise SpawnFailed(f"cannot fork: {exc.strerror}") from None
     finally:
         os.close(write_end)
@@ -135,7 +136,9 @@ def spawn(
         stop_signal=spec.stop_signal,
         stop_timeout=spec.stop_timeout,
         started_by=started_by,
+        cwd=str(spec.cwd),
     )
+    record.lifeline = lifeline
     return _describe_run(record, pid, read_end, log_offset)
 
 
@@ -240,6 +243,5 @@ def _describe_run(record: RunRecord, pid: int, read_end: int, log_offset: int) -
     identity = oslayer.identify(pid, with_inode=True) or ProcessIdentity(pid, 0, oslayer.boot_id())
     record.leader = identity
     record.members = [identity]
-    record.lifeline = oslayer.pipe_link(read_end)
     record.started_at = time.time()
     return Run(record, read_end, log_offset, handle=oslayer.open_child(identity))

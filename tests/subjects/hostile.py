@@ -55,6 +55,8 @@ def daemonize(args: argparse.Namespace) -> None:
     if os.fork() == 0:
         os.setsid()
         if os.fork() == 0:
+            if args.close_fds:  # the lifeline too: only stdio stays
+                os.closerange(3, 4096)
             if args.scrub_env:
                 os.execve(sys.executable, [sys.executable, __file__, *_body_args(args)], {})
             serve(args, "daemon")
@@ -93,6 +95,7 @@ def main() -> None:
     parser.add_argument("--double-fork", action="store_true")
     parser.add_argument("--setsid-child", action="store_true")
     parser.add_argument("--scrub-env", action="store_true")
+    parser.add_argument("--close-fds", action="store_true", help="the daemon closes fds >= 3")
     parser.add_argument("--crash", type=int)
     parser.add_argument("--flood", type=int, help="write this many bytes to stdout first")
     args = parser.parse_args()

@@ -38,15 +38,16 @@ def test_the_wait_ends_when_the_last_member_exits() -> None:
 
 @pytest.mark.timeout(20)
 def test_a_member_that_is_not_our_child_wakes_the_wait_too() -> None:
-    """Most members of a stop are grandchildren, reparented: a pidfd still says when they exit."""
+    """Most members of a stop are grandchildren, reparented: a pidfd still says when they exit
+    (or, without pidfds, the poll). The orphan must not hold the captured pipes (``run`` would
+    wait for it), and must still run when the wait begins, or the test proves nothing."""
+    sleeper = f"{sys.executable} -c 'import time; time.sleep(1.5)' >/dev/null 2>&1 </dev/null"
     shell = subprocess.run(
-        ["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(0.5)' >/dev/null & echo $!"],
-        capture_output=True,
-        text=True,
-        timeout=10,
+        ["sh", "-c", f"{sleeper} & echo $!"], capture_output=True, text=True, timeout=10
     )
     orphan = int(shell.stdout.split()[0])
     try:
+        assert _running(orphan), "the orphan exited before the wait began"
         asyncio.run(_until_exited([_member(orphan)], LONG))
         assert not _running(orphan)
     finally:

@@ -256,6 +256,19 @@ def _print_stop_reports(reports: list[dict[str, Any]], out: Output) -> None:
             )
         for held in report["ports_held"]:
             out.line(f"{'':{width}}    PORT {held['port']} STILL HELD: {_holders(held['holders'])}")
+        for line in _unverified_lines(report.get("unverified")):
+            out.line(f"{'':{width}}    {line}")
+
+
+def _unverified_lines(unverified: dict[str, Any] | None) -> list[str]:
+    if not unverified:
+        return []
+    lines = [f"could escape: {unverified['could_escape']}"]
+    if unverified["lifeline_held"]:
+        lines.append("its lifeline file is still held by a process no scan could name")
+    for suspect in unverified["suspects"]:
+        lines.append(f"possible escapee: pid {suspect['pid']} ({suspect['command'][:60]})")
+    return lines
 
 
 def _stop_summary(report: dict[str, Any], out: Output) -> str:
@@ -270,6 +283,8 @@ def _stop_summary(report: dict[str, Any], out: Output) -> str:
             f"stopped: killed with SIGKILL after {elapsed} ({report['signal']} was not enough)",
             "yellow",
         )
+    if outcome == "not_verified":
+        return out.paint("NOT VERIFIED: what was found stopped; something may have escaped", "red")
     return out.paint("FAILED: not everything could be stopped", "red bold")
 
 

@@ -45,6 +45,7 @@ class Capabilities:
     cgroup_kill: bool
     proc_children: bool
     inet_diag: bool
+    layer: str = "linux"  # which OS layer: "linux", or "portable" (macOS; CORRAL_OSLAYER)
 
     def layers(self) -> dict[str, bool]:
         return {
@@ -55,6 +56,6 @@ class Capabilities:
             "cgroup v2": self.cgroup is not None,
             "cgroup.kill": self.cgroup_kill,
             "environment markers": True,
-            "lifeline fd": self.platform == "linux",
+            "lifeline fd": True,  # a pipe on Linux, a locked file elsewhere
             "inet_diag ports": self.inet_diag,
         }

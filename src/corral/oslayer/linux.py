@@ -10,6 +10,8 @@ import functools
 import os
 import select
 import signal
+import socket
+import struct
 from collections.abc import Iterable
 
 from corral import markers
@@ -63,6 +65,43 @@ def read_stat(pid: int) -> ProcStat | None:
         comm=comm,
         uid=uid,
     )
+
+
+def start_time(pid: int) -> float | None:
+    """When ``pid`` started, in seconds since the epoch."""
+    stat = read_stat(pid)
+    if stat is None:
+        return None
+    return _boot_time() + stat.start / os.sysconf("SC_CLK_TCK")
+
+
+def _boot_time() -> float:
+    with open("/proc/stat") as handle:
+        for line in handle:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def alive(stat: ProcStat) -> bool:
+    """A zombie is dead unless other threads of it still run (a main thread that called
+    pthread_exit shows Z while the process lives on)."""
+    if stat.state != "Z":
+        return True
+    try:
+        return len(os.listdir(f"/proc/{stat.pid}/task")) > 1
+    except OSError:
+        return False
+
+
+def system_listener(port: int, command: str) -> str | None:
+    return None  # no port is known to be held by Linux itself
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of a connected Unix socket."""
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1]
 
 
 def identify(pid: int, *, with_inode: bool = False) -> ProcessIdentity | None:
@@ -333,6 +372,31 @@ def pipe_link(fd: int) -> str:
     return f"pipe:[{os.fstat(fd).st_ino}]"
 
 
+def open_lifeline(state_dir: object) -> tuple[int, int, str]:
+    """A lifeline pipe: the supervisor keeps the read end (POLLHUP once every holder of the
+    write end is gone), the child inherits the write end, the run records "pipe:[inode]",
+    which /proc fd scans find in every holder. Returns (kept fd, child's fd, name)."""
+    read_end, write_end = os.pipe()  # close-on-exec, as Python makes every descriptor
+    return read_end, write_end, pipe_link(read_end)
+
+
+# Every environment of ours is readable here, and the subreaper and the cgroup see what left
+# the tree; what still escapes (IPC spawns, the double crash without cgroup) is documented.
+ESCAPES = "processes started through another daemon (tmux, docker, at), which no layer follows"
+
+
+def unreadable_environments(since: float | None, cwd: str | None) -> list[int]:
+    return []
+
+
+def lifeline_held(name: str) -> bool:
+    return False  # a pipe cannot be asked; the fd scans name its holders
+
+
+def release_lifeline(name: str) -> None:
+    pass  # a pipe leaves nothing behind
+
+
 def socket_holders(inodes: Iterable[int], pids: Iterable[int] | None = None) -> dict[int, set[int]]:
     """inode -> pids holding that socket (only ``pids`` when given: a targeted scan)."""
     wanted = {f"socket:[{inode}]": inode for inode in inodes}
@@ -388,11 +452,13 @@ def _has_cgroup_kill(base: object) -> bool:
 
 
 __all__ = [
+    "ESCAPES",
     "Capabilities",
     "Listener",
     "ProcStat",
     "ProcessHandle",
     "SignalOutcome",
+    "alive",
     "boot_id",
     "capabilities",
     "cgroup_base",
@@ -408,16 +474,20 @@ __all__ = [
     "cwd",
     "fd_targets",
     "identify",
+    "lifeline_held",
     "list_pids",
     "listeners",
     "open_child",
+    "open_lifeline",
     "open_process",
+    "peer_uid",
     "pipe_link",
     "port_is_free",
     "project_cgroup",
     "read_markers",
     "read_stat",
     "reap",
+    "release_lifeline",
     "safe_signal",
     "scan_fd_holders",
     "scan_markers",
@@ -425,4 +495,7 @@ __all__ = [
     "set_child_subreaper",
     "set_parent_death_signal",
     "socket_holders",
+    "start_time",
+    "system_listener",
+    "unreadable_environments",
 ]

@@ -1,0 +1,538 @@
+"""The portable layer: what macOS gets, and what ``CORRAL_OSLAYER=portable`` gives on Linux.
+
+No subreaper, no cgroups, no pidfd, no /proc: psutil for processes and sockets, identities
+re-checked immediately before ``kill()`` (a small race Linux does not have), environment
+markers read where the OS lets us. A ``Listener.inode`` here is the pid that owns the socket,
+since sockets have no inode we could look up later. The macOS-only calls are in ``darwin``.
+
+On Linux this layer imitates what macOS lacks, so that the path macOS takes is what CI runs:
+no subreaper, no parent-death signal, no cgroup, no pidfd, and the peer credentials come from
+one call behind ``peer_uid`` (as ``getpeereid`` does there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import os
+import socket
+import struct
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from corral.model import ProcessIdentity
+from corral.oslayer.common import Capabilities, Listener, ProcStat, SignalOutcome
+from corral.oslayer.netdiag import _bindable
+
+DARWIN = sys.platform == "darwin"
+if DARWIN:  # pragma: no cover - the macOS CI job runs this branch
+    from corral.oslayer import darwin
+
+
+@functools.cache
+def boot_id() -> str:
+    if DARWIN:  # pragma: no cover
+        return darwin.boot_session()
+    return str(int(psutil.boot_time()))  # Linux: btime moves only when the clock is set
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of a connected Unix socket."""
+    if DARWIN:  # pragma: no cover
+        return darwin.peer_uid(sock)
+    # Linux has no getpeereid() in its C library: SO_PEERCRED, by number, so that nothing
+    # outside this call needs the constant (Python on macOS does not define it).
+    credentials = sock.getsockopt(socket.SOL_SOCKET, 17, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1]
+
+
+def _start_us(process: psutil.Process) -> int:
+    if DARWIN:  # pragma: no cover - psutil's create_time moves with clock steps there
+        raw = darwin.start_time_us(process.pid)
+        if raw is None:
+            raise psutil.NoSuchProcess(process.pid)
+        return raw
+    return int(process.create_time() * 1_000_000)
+
+
+def system_listener(port: int, command: str) -> str | None:
+    """What a port holder is when it is a known part of the system (the AirPlay Receiver)."""
+    if DARWIN:  # pragma: no cover
+        return darwin.system_listener(port, command)
+    return None
+
+
+def start_time(pid: int) -> float | None:
+    """When ``pid`` started, in seconds since the epoch."""
+    stat = read_stat(pid)
+    return None if stat is None else stat.start / 1_000_000
+
+
+def alive(stat: ProcStat) -> bool:
+    """Whether a process read as ``stat`` still runs: a zombie never does here."""
+    return stat.state != "Z"
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            return ProcStat(
+                pid=pid,
+                ppid=process.ppid(),
+                pgid=os.getpgid(pid),
+                sid=os.getsid(pid),
+                state=_state(process.status()),
+                start=_start_us(process),
+                comm=process.name(),
+                uid=process.uids().real,
+            )
+    except (psutil.Error, OSError):
+        return None
+
+
+def _state(status: str) -> str:
+    return {"zombie": "Z", "stopped": "T", "sleeping": "S", "running": "R"}.get(status, "S")
+
+
+def identify(pid: int, *, with_inode: bool = False) -> ProcessIdentity | None:
+    stat = read_stat(pid)
+    return None if stat is None else ProcessIdentity(pid, stat.start, boot_id())
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return ""
+
+
+def cwd(pid: int) -> str | None:
+    try:
+        return psutil.Process(pid).cwd()
+    except psutil.Error:
+        return None
+
+
+# On Linux, the environment of system binaries is treated as unreadable, as macOS hides it for
+# every Apple-signed one (/bin/sh, zsh, env, sleep, ssh, the system ruby). The interpreter that
+# runs corral and the test subjects stands in for a third-party runtime (Homebrew's,
+# python.org's), whose environment macOS shows.
+RESTRICTED = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/libexec/")
+
+ESCAPES = (
+    "a process that left the service's process tree (a double fork or setsid), closed its "
+    "descriptors (the lifeline file) and has an environment that cannot be read (an Apple "
+    "binary, or one started with env -i): without a subreaper or cgroup nothing here sees it"
+)
+
+
+def _restricted(process: psutil.Process) -> bool:
+    if DARWIN:  # pragma: no cover - the kernel hides those environments itself
+        return False
+    try:
+        exe = process.exe()
+    except psutil.Error:
+        return False
+    return exe.startswith(RESTRICTED) and not os.path.basename(exe).startswith("python")
+
+
+def _environment(pid: int) -> dict[str, str] | None:
+    """The environment of ``pid``, or None when it cannot be read."""
+    try:
+        process = psutil.Process(pid)
+        return None if _restricted(process) else process.environ()
+    except psutil.Error:
+        return None
+
+
+def read_markers(pid: int) -> dict[str, str] | None:
+    environ = _environment(pid)
+    if environ is None:
+        return None
+    return {k: v for k, v in environ.items() if k.startswith("CORRAL_")}
+
+
+def unreadable_environments(since: float | None, cwd: str | None) -> list[int]:
+    """Processes of ours, started at ``since`` or later and running in ``cwd`` (or below it),
+    whose environment is unreadable or empty: where markers cannot tell, these could be a
+    run's escapees (``reclaim.unverified`` reports them, never signals them)."""
+    if since is None or cwd is None:
+        return []
+    root = os.path.realpath(cwd)
+    found = []
+    for pid in _own_pids():
+        if _environment(pid):
+            continue
+        try:
+            process = psutil.Process(pid)
+            started, where = process.create_time(), os.path.realpath(process.cwd())
+        except (psutil.Error, OSError):
+            continue
+        if started >= since - 1.0 and (where == root or where.startswith(root + os.sep)):
+            found.append(pid)
+    return found
+
+
+def _verify(identity: ProcessIdentity) -> SignalOutcome:
+    stat = read_stat(identity.pid)
+    if stat is None or not alive(stat):  # a zombie has exited: a signal would do nothing
+        return SignalOutcome.GONE
+    if stat.start != identity.start:
+        return SignalOutcome.REUSED
+    if stat.uid != os.getuid():
+        return SignalOutcome.DENIED
+    return SignalOutcome.SENT
+
+
+class ProcessHandle:
+    """Without pidfds: the identity, re-checked before every signal."""
+
+    def __init__(self, identity: ProcessIdentity) -> None:
+        self.identity = identity
+
+    def signal(self, sig: int) -> bool:
+        return safe_signal(self.identity, sig) is SignalOutcome.SENT
+
+    def has_exited(self) -> bool:
+        return _verify(self.identity) is not SignalOutcome.SENT
+
+    def wait_exited(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.has_exited():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def fileno(self) -> int:
+        return -1
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> ProcessHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_process(identity: ProcessIdentity) -> ProcessHandle | None:
+    return ProcessHandle(identity) if _verify(identity) is SignalOutcome.SENT else None
+
+
+def open_child(identity: ProcessIdentity) -> ProcessHandle | None:
+    return ProcessHandle(identity)  # an unreaped child of ours: nothing to verify
+
+
+def safe_signal(identity: ProcessIdentity, sig: int) -> SignalOutcome:
+    outcome = _verify(identity)
+    if outcome is not SignalOutcome.SENT:
+        return outcome
+    try:
+        os.kill(identity.pid, sig)
+    except ProcessLookupError:
+        return SignalOutcome.GONE
+    except PermissionError:
+        return SignalOutcome.DENIED
+    return SignalOutcome.SENT
+
+
+def set_child_subreaper() -> bool:
+    return False
+
+
+def set_parent_death_signal(sig: int) -> bool:
+    return False
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
+
+
+def reap(pid: int) -> int | None:
+    try:
+        reaped, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return status if reaped else None
+
+
+def list_pids() -> list[int]:
+    return psutil.pids()
+
+
+def scan_markers(uid: int | None = None) -> dict[int, dict[str, str]]:
+    uid = os.getuid() if uid is None else uid
+    found: dict[int, dict[str, str]] = {}
+    for process in psutil.process_iter(["uids"]):
+        uids = process.info.get("uids")
+        if uids is None or uids.real != uid or process.pid == os.getpid():
+            continue
+        markers = read_markers(process.pid)
+        if markers:
+            found[process.pid] = markers
+    return found
+
+
+def fd_targets(pid: int) -> set[str]:
+    """The regular files ``pid`` holds open (what psutil can see of its descriptors)."""
+    try:
+        return {item.path for item in psutil.Process(pid).open_files()}
+    except psutil.Error:
+        return set()
+
+
+def scan_fd_holders(targets: set[str], pids: Iterable[int] | None = None) -> dict[str, set[int]]:
+    """Which processes hold one of the files ``targets`` open (lifeline files: the open-file
+    scan checks the uid, not code signing, so it sees Apple binaries too)."""
+    holders: dict[str, set[int]] = {}
+    if not targets:
+        return holders
+    for pid in pids if pids is not None else _own_pids():
+        for target in fd_targets(pid) & targets:
+            holders.setdefault(target, set()).add(pid)
+    return holders
+
+
+def scan_pipe_holders() -> dict[str, set[int]]:
+    """Every lifeline file held by a process of ours -> holder pids (one pass serves every
+    lifeline at once)."""
+    holders: dict[str, set[int]] = {}
+    for pid in _own_pids():
+        for target in fd_targets(pid):
+            if target.endswith(LIFELINE_SUFFIX):
+                holders.setdefault(target, set()).add(pid)
+    return holders
+
+
+def _own_pids() -> list[int]:
+    uid, me = os.getuid(), os.getpid()
+    return [
+        process.pid
+        for process in psutil.process_iter(["uids"])
+        if process.pid != me and process.info.get("uids") and process.info["uids"].real == uid
+    ]
+
+
+def pipe_link(fd: int) -> str:
+    return f"pipe:[{os.fstat(fd).st_ino}]"
+
+
+LIFELINE_SUFFIX = ".lifeline"
+
+
+def open_lifeline(state_dir: Path) -> tuple[int, int, str]:
+    """A lifeline *file* under ``state_dir``/lifelines, opened with a shared ``flock``: the
+    child inherits the descriptor (and with it the lock, which belongs to the open file), the
+    supervisor keeps nothing. While any process of the run still holds it, an exclusive lock
+    attempt fails (``lifeline_held``), and open-file scans name the holders. Returns (the fd the
+    supervisor keeps, here -1; the fd the child inherits; the name the run records)."""
+    directory = state_dir / "lifelines"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    _sweep_lifelines(directory)
+    path = directory / f"{os.urandom(8).hex()}{LIFELINE_SUFFIX}"
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(path, flags, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return -1, fd, str(path)
+
+
+def lifeline_held(name: str) -> bool:
+    """Whether some process still holds the lifeline file ``name`` (whoever it is: the kernel
+    answers, even for processes that scans cannot see)."""
+    if not name.endswith(LIFELINE_SUFFIX):
+        return False
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def release_lifeline(name: str) -> None:
+    """Remove the lifeline file ``name`` once nothing holds it."""
+    if name.endswith(LIFELINE_SUFFIX) and not lifeline_held(name):
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def _sweep_lifelines(directory: Path) -> None:
+    """Lifeline files nobody holds any more (runs that ended without a stop) go."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(directory):
+            if entry.name.endswith(LIFELINE_SUFFIX):
+                release_lifeline(entry.path)
+
+
+def listeners(ports: Iterable[int] | None = None) -> list[Listener]:
+    """Listening TCP sockets (on ``ports`` when given). macOS lists only our own processes'
+    sockets without root, one process at a time; Linux gives the whole table in one pass."""
+    wanted = set(ports) if ports is not None else None
+    if DARWIN:  # pragma: no cover
+        connections = _per_process_connections()
+    else:
+        connections = [(c.pid, c) for c in psutil.net_connections(kind="tcp")]
+    uids: dict[int, int] = {}
+    found = []
+    for pid, conn in connections:
+        if conn.status != psutil.CONN_LISTEN or (
+            wanted is not None and conn.laddr.port not in wanted
+        ):
+            continue
+        owner = pid or 0  # a socket whose owner we may not see: no pid to look up later
+        found.append(
+            Listener(conn.laddr.port, conn.laddr.ip, conn.family, _uid(owner, uids), owner)
+        )
+    return found
+
+
+def _per_process_connections() -> list[tuple[int, Any]]:  # pragma: no cover - macOS
+    found = []
+    for pid in _own_pids():
+        try:
+            found += [(pid, c) for c in psutil.Process(pid).net_connections(kind="tcp")]
+        except psutil.Error:
+            continue
+    return found
+
+
+def _uid(pid: int, cache: dict[int, int]) -> int:
+    if pid not in cache:
+        try:
+            cache[pid] = psutil.Process(pid).uids().real if pid else -1
+        except psutil.Error:
+            cache[pid] = -1
+    return cache[pid]
+
+
+def socket_holders(inodes: Iterable[int], pids: Iterable[int] | None = None) -> dict[int, set[int]]:
+    allowed = set(pids) if pids is not None else None
+    return {i: {i} for i in inodes if i and (allowed is None or i in allowed)}
+
+
+def port_is_free(port: int, listening: Iterable[Listener] | None = None) -> bool:
+    import socket
+
+    found = listeners([port]) if listening is None else [s for s in listening if s.port == port]
+    return not found and all(
+        _bindable(family, address, port)
+        for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1"))
+    )
+
+
+def cgroup_base() -> Path | None:
+    return None
+
+
+def cgroup_create(path: Path) -> None:
+    raise OSError("cgroups are a Linux feature")
+
+
+def cgroup_join(path: Path) -> None:
+    pass
+
+
+def cgroup_procs(path: Path | str) -> list[int]:
+    return []
+
+
+def cgroup_populated(path: Path | str) -> bool:
+    return False
+
+
+def cgroup_kill(path: object) -> bool:
+    return False
+
+
+def cgroup_wait_empty(path: Path | str, timeout: float) -> bool:
+    return True
+
+
+def cgroup_remove(path: Path | str) -> None:
+    pass
+
+
+def project_cgroup(project_id: str) -> Path | None:
+    return None
+
+
+@functools.cache
+def capabilities() -> Capabilities:
+    return Capabilities(
+        platform=sys.platform,
+        subreaper=False,
+        pidfd=False,
+        pidfs_inode=False,
+        cgroup=None,
+        cgroup_kill=False,
+        proc_children=False,
+        inet_diag=False,
+        layer="portable",
+    )
+
+
+__all__ = [
+    "ESCAPES",
+    "Capabilities",
+    "Listener",
+    "ProcStat",
+    "ProcessHandle",
+    "SignalOutcome",
+    "alive",
+    "boot_id",
+    "capabilities",
+    "cgroup_base",
+    "cgroup_create",
+    "cgroup_join",
+    "cgroup_kill",
+    "cgroup_populated",
+    "cgroup_procs",
+    "cgroup_remove",
+    "cgroup_wait_empty",
+    "children",
+    "cmdline",
+    "cwd",
+    "fd_targets",
+    "identify",
+    "lifeline_held",
+    "list_pids",
+    "listeners",
+    "open_child",
+    "open_lifeline",
+    "open_process",
+    "peer_uid",
+    "pipe_link",
+    "port_is_free",
+    "project_cgroup",
+    "read_markers",
+    "read_stat",
+    "reap",
+    "release_lifeline",
+    "safe_signal",
+    "scan_fd_holders",
+    "scan_markers",
+    "scan_pipe_holders",
+    "set_child_subreaper",
+    "set_parent_death_signal",
+    "socket_holders",
+    "start_time",
+    "system_listener",
+    "unreadable_environments",
+]
