@@ -23,6 +23,7 @@ from corral import oslayer, ports
 from corral.model import ProcessIdentity, RunRecord
 
 KILL_ROUNDS = 5
+FREEZE_ROUNDS = 50  # scans that SIGSTOP what they find, until one finds nothing new
 KILL_ROUND_WAIT = 0.5
 PORT_RELEASE_WAIT = 1.0
 EXIT_POLL = 0.01  # seconds: how often an exit is looked for where the kernel cannot say
@@ -433,6 +434,8 @@ async def _kill_rounds(
 ) -> dict[int, Member]:
     """SIGKILL everything found, re-discover, repeat until a round finds nothing (bounded).
     The first round kills ``members``, which the caller's scan has just found."""
+    if trusted_cgroup(trace) is None:
+        members, scan = await _freeze(trace, excluded, seen, scan, members)
     for round_number in range(KILL_ROUNDS):
         cgroup = trusted_cgroup(trace)
         if cgroup is not None:
@@ -446,6 +449,32 @@ async def _kill_rounds(
         _signal_all(trace, members, signal.SIGKILL, set(), group=group_pinned)
         await _until_exited(members.values(), KILL_ROUND_WAIT)
     return find_members(trace, excluded, process_scan(scan.taken))
+
+
+async def _freeze(
+    trace: RunRecord,
+    excluded: set[int],
+    seen: dict[int, Member],
+    scan: Scan,
+    members: dict[int, Member],
+) -> tuple[dict[int, Member], Scan]:
+    """Without ``cgroup.kill``, a storm of forks can outrun kill-then-scan rounds: each round's
+    SIGKILLs land after the next generation was forked. So first stop everything found
+    (SIGSTOP: a stopped process forks nothing), and scan again until a scan finds no process
+    that is not stopped yet; then the SIGKILL rounds meet a population that no longer grows."""
+    frozen: dict[int, Member] = {}
+    for _ in range(FREEZE_ROUNDS):
+        fresh = {pid: m for pid, m in members.items() if pid not in frozen}
+        if not fresh:
+            break
+        for member in fresh.values():
+            oslayer.safe_signal(member.identity, signal.SIGSTOP)
+        frozen.update(fresh)
+        await asyncio.sleep(0)  # the socket keeps answering between scans
+        scan = process_scan(time.monotonic())
+        members = find_members(trace, excluded, scan)
+        seen.update(members)
+    return {**frozen, **members}, scan
 
 
 async def _verify_ports(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,27 @@ def test_the_group_leader_exits_first_while_the_rest_ignores_sigterm(corral_proj
     # waiting covered the whole group, not just the leader: the member was killed after 1 s
     assert report["outcome"] == "killed" and report["elapsed"] >= 1.0
     assert not any(pid_alive(pid) for pid in read_pids(pidfile))
+
+
+@pytest.mark.timeout(120)
+def test_a_fork_storm_without_cgroups_is_stopped(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """Issue "trust nothing on disk", item 10: without the cgroup layer, processes that leave
+    their session and fork on while SIGTERM is ignored are frozen as they are found, then
+    killed; nothing is left (bench/forkstorm.py measures how long it takes)."""
+    project = corral_project()
+    pidfile = project.root / "storm.pids"
+    storm = Path(__file__).parent.parent / "subjects" / "forkstorm.py"
+    project.write(
+        "corral.toml",
+        service_toml(
+            "storm",
+            f"{sys.executable} {storm} --pidfile {pidfile} --limit 300",
+            stop_timeout="1s",
+        ),
+    )
+    env = {"CORRAL_CGROUP": "off"}
+    assert project.run("start", env=env).returncode == 0
+    stopped = project.run("stop", "--json", env=env, timeout=90)
+    assert stopped.returncode == 0, stopped.stdout[-2000:] + stopped.stderr
+    left = [pid for pid in read_pids(pidfile) if pid_alive(pid)]
+    assert not left, f"{len(left)} storm processes survived the stop"

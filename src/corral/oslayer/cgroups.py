@@ -16,7 +16,10 @@ from pathlib import Path
 
 @functools.cache
 def cgroup_base() -> Path | None:
-    """Our own cgroup v2 directory, if we can create sub-cgroups in it."""
+    """Our own cgroup v2 directory, if we can create sub-cgroups in it. ``CORRAL_CGROUP=off``
+    turns the layer off (to see, or test, what corral does where it is not available)."""
+    if os.environ.get("CORRAL_CGROUP") == "off":
+        return None
     mount = _cgroup2_mount()
     own = _own_cgroup()
     if mount is None or own is None:
