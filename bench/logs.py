@@ -316,6 +316,10 @@ def bench_rotation(total: int) -> None:
         )
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a pipe in a table cell would end the cell
+
+
 def write_results() -> None:
     path = HERE / "RESULTS.md"
     text = path.read_text() if path.exists() else "# corral benchmark results\n"
@@ -329,7 +333,10 @@ def write_results() -> None:
         "",
         "| what | figure | goal | met |",
         "|---|---|---|---|",
-        *[f"| {what} | {figure} | {goal} | {met} |" for what, figure, goal, met in rows],
+        *[
+            f"| {_cell(what)} | {_cell(figure)} | {_cell(goal)} | {met} |"
+            for what, figure, goal, met in rows
+        ],
         end,
     ]
     if begin in text:
