@@ -303,11 +303,11 @@ def unverified(trace: RunRecord, known: Iterable[int]) -> dict[str, Any] | None:
     process holding it was found, and processes of ours whose environment cannot be read (macOS
     hides it for Apple binaries; ``env -i`` empties it) that started after the run, in its
     directory. Those are reported, never signalled: nothing proves they are the run's."""
-    unreadable = oslayer.unreadable_environments(trace.started_at, trace.cwd)
-    suspects = [
-        {"pid": pid, "command": oslayer.cmdline(pid)}
-        for pid in sorted(set(unreadable) - set(known) - {os.getpid()})
-    ]
+    candidates = set(oslayer.unreadable_environments(trace.started_at, trace.cwd))
+    candidates -= {*known, os.getpid()}
+    if candidates:  # one that holds a lifeline belongs to that run (another service's)
+        candidates -= {pid for pids in oslayer.scan_pipe_holders().values() for pid in pids}
+    suspects = [{"pid": pid, "command": oslayer.cmdline(pid)} for pid in sorted(candidates)]
     held = bool(trace.lifeline) and oslayer.lifeline_held(trace.lifeline or "")
     if not suspects and not held:
         return None

@@ -111,6 +111,7 @@ SUBREAPER_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.linux_only("the child subreaper")
 def test_a_double_forked_setsid_grandchild_is_reparented_to_the_subreaper() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run(
@@ -140,6 +141,7 @@ def test_marker_scan_matches_whole_values_only(sleeper) -> None:  # type: ignore
             child.wait()
 
 
+@pytest.mark.linux_only("the lifeline pipe and /proc fd scans")
 def test_lifeline_fd_finds_a_holder_whose_environment_was_scrubbed() -> None:
     read, write = os.pipe()
     child = subprocess.Popen(SLEEPER, pass_fds=(write,), env={})  # a scrubbed environment

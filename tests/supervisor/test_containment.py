@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import (
+    PORTABLE,
     ProjectDir,
     free_port,
     hostile,
@@ -229,8 +230,10 @@ def test_a_service_inherits_only_stdio_and_its_lifeline(corral_project) -> None:
     for name in ("one", "two"):
         line = (project.root / ".corral" / "logs" / f"{name}.log").read_text()
         line = next(text for text in line.splitlines() if text.startswith("fds"))
-        # 0-3, plus the one os.listdir itself opened
-        assert line.startswith("fds [0, 1, 2, 3, 4] pipe:["), line
+        # 0-3, plus the one os.listdir itself opened; 3 is the lifeline (a pipe on Linux, a
+        # locked file under .corral/lifelines with the portable layer)
+        lifeline = f"{project.root.resolve()}/.corral/lifelines/" if PORTABLE else "pipe:["
+        assert line.startswith(f"fds [0, 1, 2, 3, 4] {lifeline}"), line
     assert project.run("stop").returncode == 0
 
 
