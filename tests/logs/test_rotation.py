@@ -173,3 +173,26 @@ def test_a_burst_far_past_the_bound_is_split_into_bounded_files_at_once(
     assert expected(2 * MiB).endswith(data)
     assert len(data) == (2 * MiB // 100 * 100 if keep == 50 else len(data))
     assert len(data) > min(keep, 20) * 99 * 1024
+
+
+def test_detach_lets_a_rotation_under_way_finish(tmp_path: Path) -> None:
+    """The supervisor detaches just before it exits: a rotation cut short there would leave the
+    index's header behind the collapsed log."""
+
+    async def main() -> logs.LogSampler:
+        sampler = logs.LogSampler(tmp_path, ["d"], max_size=MiB, keep=100)
+        fd = logs.open_run_log(tmp_path, "d")
+        try:
+            os.write(fd, expected(40 * MiB))
+        finally:
+            os.close(fd)
+        sampler.attach(asyncio.get_running_loop())
+        sampler.sample()  # starts the rotation in a thread
+        assert sampler.threads
+        sampler.detach()
+        return sampler
+
+    sampler = asyncio.run(main())
+    assert not any(thread.is_alive() for thread in sampler.threads)
+    assert kept_bytes(tmp_path, "d") == expected(40 * MiB)
+    assert len(list(tmp_path.glob("logs/d.log.*"))) == 40

@@ -12,6 +12,7 @@ even under a fast writer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -50,6 +51,7 @@ class LogSampler:
         self.ends: dict[str, int | None] = {}  # logical end last indexed; None: not looked yet
         self.paths: dict[str, str] = {}  # built once: this runs on every write, forever
         self.rotating: set[str] = set()
+        self.threads: list[threading.Thread] = []  # rotations under way (joined at detach)
         self.loop: asyncio.AbstractEventLoop | None = None  # set by attach: rotate in threads
         self.watcher: Watcher | None = None
         self.last: dict[str, float] = {}  # monotonic time of each log's last sample
@@ -148,7 +150,9 @@ class LogSampler:
             self.rotate(service)
             return
         self.rotating.add(service)
-        threading.Thread(target=self._rotate_in_thread, args=(service,), daemon=True).start()
+        thread = threading.Thread(target=self._rotate_in_thread, args=(service,), daemon=True)
+        self.threads = [*(t for t in self.threads if t.is_alive()), thread]
+        thread.start()
 
     def _rotate_in_thread(self, service: str) -> None:
         try:
@@ -158,7 +162,8 @@ class LogSampler:
         finally:
             loop = self.loop
             if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._rotated, service)
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(self._rotated, service)
 
     def _rotated(self, service: str) -> None:
         self.rotating.discard(service)
@@ -188,11 +193,16 @@ class LogSampler:
             self._watch(service)
         loop.add_reader(watcher.fileno(), self._notified)
 
-    def detach(self) -> None:
+    def detach(self, timeout: float = 5.0) -> None:
+        """Stop watching; let rotations under way finish (one cut short at exit would leave
+        the index behind its log)."""
         watcher, self.watcher = self.watcher, None
         if watcher is not None and self.loop is not None:
             self.loop.remove_reader(watcher.fileno())
             watcher.close()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _watch(self, service: str) -> None:
         watcher = self.watcher
