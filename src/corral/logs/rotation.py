@@ -85,6 +85,10 @@ class Rotator:
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                 targets.append(os.open(path, flags, 0o600))
                 fsspace.copy_range(fd, targets[-1], low, high - low)
+            if self.release is Release.COLLAPSE:
+                # A collapse first writes the whole file's dirty pages back, holding the inode
+                # (the writer waits) while the live file grows: flush them first, unlocked.
+                os.fdatasync(fd)
             fcntl.flock(fd, fcntl.LOCK_EX)  # readers wait until the files agree again
             with self.lock:
                 cut = bounds[-1]
