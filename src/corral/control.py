@@ -444,24 +444,33 @@ def _stop_our_holders(project: ProjectSpec, holders: list[Any]) -> list[dict[str
 
 
 def _kill_foreign(holder: Any) -> dict[str, Any]:
-    """--force: SIGTERM, then SIGKILL after 2 s; never another user's process."""
+    """--force: SIGTERM, then SIGKILL after 2 s; never another user's process. ``killed`` says
+    whether the process is gone: only then is it reported as killed."""
     import signal
 
-    identity = oslayer.identify(holder.pid) if holder.pid else None
+    def result(outcome: str, killed: bool) -> dict[str, Any]:
+        return {**holder.to_dict(), "outcome": outcome, "killed": killed}
+
+    if holder.uid != os.getuid():
+        return result(f"refused: a process of another user (uid {holder.uid})", False)
+    if holder.pid is None:
+        return result("cannot signal: the kernel does not say which process holds it", False)
+    identity = oslayer.identify(holder.pid)
     if identity is None:
-        return {**holder.to_dict(), "outcome": "cannot signal: pid not visible to us"}
+        return result("exited before it was signalled", True)
     outcome = oslayer.safe_signal(identity, signal.SIGTERM)
-    handle = oslayer.open_process(identity)
-    if handle is not None:
-        with handle:
-            if not handle.wait_exited(2.0):
-                handle.signal(signal.SIGKILL)
-                handle.wait_exited(2.0)
-                outcome = oslayer.SignalOutcome.SENT
-                return {**holder.to_dict(), "outcome": "killed with SIGKILL after SIGTERM"}
     if outcome is oslayer.SignalOutcome.DENIED:
-        return {**holder.to_dict(), "outcome": "refused: another user's process"}
-    return {**holder.to_dict(), "outcome": "exited after SIGTERM"}
+        return result("refused by the kernel: not permitted to signal it", False)
+    handle = oslayer.open_process(identity)
+    if handle is None:
+        return result("exited after SIGTERM", True)
+    with handle:
+        if handle.wait_exited(2.0):
+            return result("exited after SIGTERM", True)
+        handle.signal(signal.SIGKILL)
+        if handle.wait_exited(2.0):
+            return result("killed with SIGKILL after SIGTERM", True)
+    return result("still running after SIGTERM and SIGKILL", False)
 
 
 def _wait_port_free(port: int, timeout: float) -> bool:

@@ -649,6 +649,8 @@ def main(argv: list[str]) -> int:
     log_line(f"supervising {project.name} ({project.root}), run {state.run_id}")
     supervisor = Supervisor(engine, Path(state.socket or ""), ready_fd)
     asyncio.run(supervisor.serve())
+    if not (engine.state.ended or {}).get("incomplete"):
+        registry.forget(project.project_id)  # nothing left: nothing for ls or nuke to find
     log_line("exited")
     return 0
 

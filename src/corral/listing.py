@@ -29,6 +29,8 @@ def projects() -> list[dict[str, Any]]:
             if ROLE not in markers:
                 services.setdefault(markers.get(SERVICE, "?"), []).append(pid)
         if not alive and not services and not socket.exists():
+            if project_id in entries:
+                registry.forget(project_id)  # nothing of it is left: the entry is done with
             continue
         pids = {pid for group in services.values() for pid in group}
         ports = sorted({port for group in listening_ports(pids).values() for port in group})

@@ -144,3 +144,20 @@ def _user(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
+
+
+def socket_states(port: int) -> dict[str, int]:
+    """TCP sockets on ``port`` that are not listening, by state (e.g. ``TIME_WAIT``): what
+    holds a port when no process listens on it. Only on the error path (psutil reads every
+    connection of the machine)."""
+    import psutil
+
+    states: dict[str, int] = {}
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except (psutil.Error, OSError):
+        return states
+    for connection in connections:
+        if connection.laddr and connection.laddr.port == port and connection.status != "LISTEN":
+            states[connection.status] = states.get(connection.status, 0) + 1
+    return states

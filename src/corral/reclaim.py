@@ -501,7 +501,10 @@ async def _verify_ports(
                 oslayer.safe_signal(seen[holder["pid"]].identity, signal.SIGKILL)
             if time.monotonic() >= deadline:
                 if not _of_another_project(holders, trace.project_id):
-                    held.append({"port": port, "holders": holders})
+                    entry: dict[str, Any] = {"port": port, "holders": holders}
+                    if not holders:  # no listener: say what the kernel still holds it for
+                        entry["states"] = ports.socket_states(port)
+                    held.append(entry)
                 break
             await asyncio.sleep(0.02)
     return held

@@ -45,3 +45,27 @@ def test_an_ipv6_wildcard_listener_blocks_the_port() -> None:
         port = server.getsockname()[1]
         assert [item.address for item in oslayer.listeners([port])] == ["::"]
         assert not oslayer.port_is_free(port)
+
+
+def test_socket_states_name_a_port_held_by_a_closing_connection() -> None:
+    """What a stop reports for a port no process listens on but the kernel still holds
+    (issue "trust nothing on disk", item 19: it said "unknown holder")."""
+    import socket as sockets
+
+    from corral.cli.cmd_services import _holders
+    from corral.ports import socket_states
+
+    server = sockets.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = sockets.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+    client.recv(1)
+    client.close()
+    server.close()
+    states = socket_states(port)
+    assert states.get("TIME_WAIT", 0) >= 1, states
+    text = _holders([], states)
+    assert "no process listens" in text and "TIME_WAIT" in text and "60 s" in text

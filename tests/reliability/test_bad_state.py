@@ -223,3 +223,17 @@ def test_a_supervisor_whose_directory_moved_stops_everything(corral_project, tmp
         assert "was moved or removed" in log
     finally:
         (tmp_path / "after").rename(project.root)
+
+
+@pytest.mark.timeout(60)
+def test_the_registry_forgets_a_project_with_nothing_left(corral_project, runtime_dir) -> None:  # type: ignore[no-untyped-def]
+    project: ProjectDir = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()))
+    entry = runtime_dir / "projects" / f"{project.id}.json"
+    assert project.run("start").returncode == 0
+    assert entry.exists(), "a running project is registered"
+    assert project.run("stop").returncode == 0
+    assert not entry.exists(), "a project with nothing left stays in the registry"
+    entry.write_text(json.dumps({"id": project.id, "root": str(project.root), "name": "x"}))
+    assert project.run("ls").returncode == 0
+    assert not entry.exists(), "ls keeps an entry of a project with nothing left"

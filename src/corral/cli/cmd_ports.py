@@ -61,16 +61,25 @@ def run_free(args: argparse.Namespace, out: Output) -> int:
         for holder in result["stopped"]:
             out.line(f"{port}: {holder['how']}: pid {holder['pid']} ({holder['command'][:60]})")
         for holder in result["killed"]:
+            what = "ended" if holder.get("killed") else "could NOT end"
             out.line(
-                f"{port}: killed a process corral did not start (--force): pid {holder['pid']} "
-                f"({holder['command'][:60]}) of user {holder['user']}: {holder['outcome']}"
+                f"{port}: {what} a process corral did not start (--force): {_who(holder)}: "
+                f"{holder['outcome']}"
             )
         for holder in result["refused"]:
             hint = holder.get("stop_command") or f"corral free {port} --force"
             out.line(
-                f"{port}: NOT freed: held by pid {holder['pid']} ({holder['command'][:60]}) "
-                f"of user {holder['user']}, which corral did not start; to free it: {hint}"
+                f"{port}: NOT freed: held by {_who(holder)}, which corral did not start; "
+                f"to free it: {hint}"
             )
         if not result["refused"]:
             out.line(f"{port}: {'free' if result['free'] else 'STILL HELD'}")
     return ExitCode.OK if ok else ExitCode.FAILED
+
+
+def _who(holder: dict[str, Any]) -> str:
+    """A holder as a person can act on it; a pid the kernel hides from us is said so."""
+    user = holder.get("user") or f"uid {holder.get('uid')}"
+    if holder.get("pid") is None:
+        return f"a process of user {user} (corral does not look into other users' processes)"
+    return f"pid {holder['pid']} ({(holder.get('command') or '')[:60]}) of user {user}"

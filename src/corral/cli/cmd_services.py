@@ -255,7 +255,8 @@ def _print_stop_reports(reports: list[dict[str, Any]], out: Output) -> None:
                 f"{'':{width}}    STILL ALIVE: pid {survivor['pid']} ({survivor['command'][:60]})"
             )
         for held in report["ports_held"]:
-            out.line(f"{'':{width}}    PORT {held['port']} STILL HELD: {_holders(held['holders'])}")
+            holders = _holders(held["holders"], held.get("states"))
+            out.line(f"{'':{width}}    PORT {held['port']} STILL HELD: {holders}")
         for line in _unverified_lines(report.get("unverified")):
             out.line(f"{'':{width}}    {line}")
 
@@ -288,7 +289,12 @@ def _stop_summary(report: dict[str, Any], out: Output) -> str:
     return out.paint("FAILED: not everything could be stopped", "red bold")
 
 
-def _holders(holders: list[dict[str, Any]]) -> str:
+def _holders(holders: list[dict[str, Any]], states: dict[str, int] | None = None) -> str:
+    if not holders and states:
+        # No process listens: the kernel keeps the port for connections still closing.
+        counts = ", ".join(f"{n} in {state}" for state, n in sorted(states.items()))
+        clears = " (the kernel frees TIME_WAIT within 60 s)" if "TIME_WAIT" in states else ""
+        return f"no process listens; {counts}{clears}"
     parts = []
     for holder in holders:
         if holder.get("pid"):
