@@ -113,3 +113,31 @@ def test_every_state_has_a_way_out_to_stopped() -> None:
                 break
             path.append(current)
         assert current in DOWN, path
+
+
+def test_the_design_page_shows_the_generated_state_machine() -> None:
+    """docs/design.md's transition block is ``lifecycle.diagram()`` (regenerate it with
+    ``python -c 'from corral.lifecycle import diagram; print(diagram(), end="")'``)."""
+    from pathlib import Path
+
+    from corral.lifecycle import diagram
+
+    page = (Path(__file__).parent.parent / "docs" / "design.md").read_text()
+    block = page.split("<!-- transitions: begin -->\n```\n", 1)[1].split("```\n", 1)[0]
+    assert block == diagram()
+
+
+def test_the_diagram_s_exit_outcomes_are_what_decide_says() -> None:
+    from corral.lifecycle import EXIT_OUTCOMES, RestartRules, decide
+    from corral.model import RestartPolicy
+
+    cases = {
+        "exit 0 of a oneshot": (RestartRules(oneshot=True), False, ()),
+        "policy says restart": (RestartRules(RestartPolicy.ALWAYS), False, ()),
+        "restart limit reached": (RestartRules(RestartPolicy.ALWAYS, limit=2), False, (1.0,)),
+        "policy says no": (RestartRules(), True, ()),
+    }
+    for why, expected in EXIT_OUTCOMES:
+        rules, failed, recent = cases[why]
+        decided = decide(State.READY, Event.EXIT, rules, failed=failed, recent_exits=recent, now=2)
+        assert (decided.state, decided.actions) == (expected.state, expected.actions), why

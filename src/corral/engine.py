@@ -868,8 +868,4 @@ def _describe_status(status: int) -> str:
     return f"exited with code {os.waitstatus_to_exitcode(status)}"
 
 
-def identity_of_self() -> ProcessIdentity | None:
-    return oslayer.identify(os.getpid())
-
-
-__all__ = ["CorralError", "Engine", "identity_of_self"]
+__all__ = ["CorralError", "Engine"]

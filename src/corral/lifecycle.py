@@ -121,3 +121,50 @@ def _after_exit(
         return Decision(State.CRASHED)
     delay = min(rules.first_delay * 2 ** len(in_window), rules.max_delay)
     return Decision(State.BACKOFF, (Action.SCHEDULE_RESTART,), delay)
+
+
+# What `_after_exit` decides for a live run, for the diagram (tests/test_lifecycle.py checks
+# each against `decide`).
+EXIT_OUTCOMES: tuple[tuple[str, Decision], ...] = (
+    ("exit 0 of a oneshot", Decision(State.COMPLETED)),
+    ("policy says restart", Decision(State.BACKOFF, (Action.SCHEDULE_RESTART,))),
+    ("restart limit reached", Decision(State.CRASHED)),
+    ("policy says no", Decision(State.EXITED)),
+)
+
+
+def diagram() -> str:
+    """The state machine as docs/design.md shows it, generated from the table (a test keeps the
+    page equal to it): one line per edge, sources that share it joined by ``|``."""
+    order = list(State)
+    edges: dict[tuple[Event, Decision], list[State]] = {}
+    no_ops: dict[Event, list[State]] = {}
+    for (state, event), decision in TRANSITIONS.items():
+        if decision.state == state and not decision.actions:
+            no_ops.setdefault(event, []).append(state)
+            continue
+        edges.setdefault((event, decision), []).append(state)
+    lines = [
+        _edge(sources, str(event), decision, "")
+        for (event, decision), sources in sorted(
+            edges.items(), key=lambda item: (order.index(min(item[1], key=order.index)), item[0][0])
+        )
+    ]
+    alive = sorted(ALIVE, key=order.index)
+    lines += [_edge(alive, "exit", decision, why) for why, decision in EXIT_OUTCOMES]
+    for event, states in no_ops.items():
+        names = "|".join(str(s) for s in sorted(states, key=order.index))
+        lines.append(f"{names} --{event}--> (unchanged)")
+    return "\n".join(lines) + "\n"
+
+
+def _edge(sources: Sequence[State], event: str, decision: Decision, why: str) -> str:
+    order = list(State)
+    left = "|".join(str(s) for s in sorted(sources, key=order.index))
+    text = f"{left} --{event}--> {decision.state}"
+    actions = ", ".join(str(a).replace("_", " ") for a in decision.actions)
+    if actions:
+        text = f"{text:<52} [{actions}]"
+    if why:
+        text = f"{text:<72} {why}"
+    return text.rstrip()
