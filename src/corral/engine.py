@@ -20,7 +20,7 @@ from typing import Any
 from corral import events, logs, oslayer, ports, runner, staleness, status
 from corral.errors import CorralError, check_services
 from corral.lifecycle import ALIVE, DOWN, SATISFIED, Action, Event, RestartRules, State, decide
-from corral.model import ProcessIdentity, ProjectSpec, RunRecord, ServiceSpec
+from corral.model import ProjectSpec, RunRecord, ServiceSpec
 from corral.readiness import NO_PROBE, Readiness
 from corral.reclaim import StopReport, find_members, reclaim, run_marker
 from corral.service import Service, quick_members
