@@ -90,7 +90,7 @@ def test_free_force_never_kills_another_user_and_never_claims_it(corral_project)
         result = project.run("free", str(port), "--force", timeout=30)
         assert result.returncode == 1, result.stdout + result.stderr
         assert other.poll() is None, "free --force killed another user's process"
-        assert "could NOT end" in result.stdout and "another user" in result.stdout
+        assert "could NOT kill" in result.stdout and "another user" in result.stdout
         assert "STILL HELD" in result.stdout
     finally:
         other.kill()

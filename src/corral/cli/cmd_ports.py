@@ -61,7 +61,7 @@ def run_free(args: argparse.Namespace, out: Output) -> int:
         for holder in result["stopped"]:
             out.line(f"{port}: {holder['how']}: pid {holder['pid']} ({holder['command'][:60]})")
         for holder in result["killed"]:
-            what = "ended" if holder.get("killed") else "could NOT end"
+            what = "killed" if holder.get("killed") else "could NOT kill"
             out.line(
                 f"{port}: {what} a process corral did not start (--force): {_who(holder)}: "
                 f"{holder['outcome']}"
