@@ -268,6 +268,12 @@ def test_a_slow_stop_outlasts_the_hook_and_finishes_in_the_supervisor(
             result.stderr == "corral: session-end hook: stopping web; the supervisor finishes it\n"
         )
         wait_until(lambda: dead(project, "web"), timeout=20, message="the stop to finish")
+        # the event follows the exit (the stop verifies ports first): wait for it too
+        wait_until(
+            lambda: any(e["kind"] == "stopped" for e in events(project)),
+            timeout=20,
+            message="the stopped event",
+        )
         stopped = [e for e in events(project) if e["kind"] == "stopped"]
         assert stopped and stopped[-1]["outcome"] == "killed"
     finally:
