@@ -72,7 +72,9 @@ def test_session_end_with_nothing_of_the_session_running_does_nothing(
 
 
 def test_the_brief_reports_a_crash_once_then_nothing(corral_project) -> None:  # type: ignore[no-untyped-def]
-    project = corral_project({"corral.toml": service_toml("job", hostile("--crash", "3"))})
+    # a settle time long enough that the crash comes before "ready" even on a loaded machine
+    config = "settle_time = '5s'\n" + service_toml("job", hostile("--crash", "3"))
+    project = corral_project({"corral.toml": config})
     assert project.run("start").returncode == 1
     text = brief_of(run_hook(project, "session-start", start_payload(project.root, "s1")))
     assert "Since the last look:" in text

@@ -203,7 +203,10 @@ def test_slow_stopper_is_allowed_to_finish(corral_project) -> None:  # type: ign
 @pytest.mark.timeout(60)
 def test_crash_on_start_is_reported_with_exit_code_and_log_lines(corral_project) -> None:  # type: ignore[no-untyped-def]
     project = corral_project()
-    project.write("corral.toml", service_toml("broken", hostile("--crash", "3")))
+    project.write(
+        "corral.toml",
+        "settle_time = '5s'\n" + service_toml("broken", hostile("--crash", "3")),
+    )  # the crash comes before "ready" even on a loaded machine
     result = project.run("start", timeout=60)
     assert result.returncode == 1
     assert "start failed: broken is exited (exit code 3)" in result.stdout
