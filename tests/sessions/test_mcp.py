@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import anyio
 import pytest
 
-from harness import corral_command, free_port, pid_alive, port_free, wait_until
+from harness import corral_command, free_port, pid_alive, port_free, service_toml, wait_until
 
 mcp = pytest.importorskip("mcp")
 from mcp import ClientSession  # noqa: E402
@@ -105,3 +107,124 @@ def test_closing_the_client_stops_tethered_services(corral_project) -> None:  # 
         message="tethered services to stop after the client left",
     )
     assert port_free(api) and port_free(frontend)
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "mcp_tools.json"
+UPDATE = os.environ.get("CORRAL_UPDATE_GOLDEN") == "1"  # rewrite the golden file instead
+
+
+def tool_document(tools) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [
+        {
+            "name": tool.name,
+            "description": tool.description,
+            "annotations": tool.annotations.model_dump(by_alias=True, exclude_none=True),
+            "inputSchema": tool.input_schema,
+        }
+        for tool in sorted(tools, key=lambda tool: tool.name)
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_the_tool_list_is_described_annotated_and_matches_its_golden_file(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project({"Procfile": "web: sleep 60\n"})
+    seen: dict = {}
+
+    async def steps(session: ClientSession) -> None:
+        seen["tools"] = tool_document((await session.list_tools()).tools)
+
+    anyio.run(session_run, project, steps)
+    tools = {tool["name"]: tool for tool in seen["tools"]}
+    for name, tool in tools.items():
+        assert {"readOnlyHint", "destructiveHint", "idempotentHint"} <= set(tool["annotations"])
+        for param, schema in tool["inputSchema"].get("properties", {}).items():
+            assert schema.get("description"), f"{name}.{param} has no description"
+    assert "seconds" in tools["start"]["inputSchema"]["properties"]["timeout"]["description"]
+    assert tools["status"]["annotations"]["readOnlyHint"] is True
+    assert tools["stop"]["annotations"]["destructiveHint"] is True
+    assert "services" in tools
+    if UPDATE:
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(seen["tools"], indent=2, sort_keys=True) + "\n")
+    assert seen["tools"] == json.loads(GOLDEN.read_text()), "CORRAL_UPDATE_GOLDEN=1 rewrites it"
+
+
+BAD_CALLS = [  # (tool, arguments, what the error must say), one or more per tool
+    ("start", {"services": ["nope"]}, "[unknown_service] no service named 'nope'"),
+    ("stop", {"services": ["nope"]}, "[unknown_service]"),
+    ("restart", {"services": ["nope"]}, "[unknown_service]"),
+    (
+        "logs",
+        {"services": ["nope"]},
+        "[unknown_service] no service named 'nope' (hint: services: web",
+    ),
+    ("logs", {"since": "yesterday-ish"}, "[usage] since: cannot read 'yesterday-ish'"),
+    ("logs", {"grep": "(unclosed"}, "[usage] grep: invalid regular expression '(unclosed'"),
+    ("wait", {"services": ["web"], "log": "[bad"}, "[usage] log: invalid regular expression"),
+    ("wait", {"log": "x"}, "[usage] log needs exactly one service"),
+    ("wait", {}, "[not_running] no supervisor runs for this project (hint: the start tool)"),
+    ("events", {"since": -1}, "[usage] since -1 is not a cursor"),
+    ("events", {"service": "nope"}, "[unknown_service]"),
+    ("port", {"ports": [99999]}, "[usage] port 99999 is out of range"),
+    ("free", {"ports": [0]}, "[usage] port 0 is out of range"),
+]
+BROKEN_CONFIG = ["services", "status", "doctor"]  # no arguments: their error is a bad config
+
+
+@pytest.mark.timeout(90)
+def test_each_tool_reports_bad_input_as_a_clear_error(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project({"Procfile": "web: sleep 60\n"})
+    seen: dict = {}
+
+    async def steps(session: ClientSession) -> None:
+        for tool, arguments, _ in BAD_CALLS:
+            result = await session.call_tool(tool, arguments)
+            seen[(tool, str(arguments))] = (result.is_error, result.content[0].text)
+        project.write("Procfile", "web sleep 60\n")  # every call reads the config anew
+        for tool in BROKEN_CONFIG:
+            result = await session.call_tool(tool, {})
+            seen[tool] = (result.is_error, result.content[0].text)
+
+    anyio.run(session_run, project, steps)
+    for tool, arguments, expected in BAD_CALLS:
+        is_error, text = seen[(tool, str(arguments))]
+        assert is_error and expected in text, (tool, arguments, text)
+    for tool in BROKEN_CONFIG:
+        is_error, text = seen[tool]
+        assert is_error and "[config] " in text and "Procfile:1: cannot read" in text, (tool, text)
+
+
+@pytest.mark.timeout(90)
+def test_services_lists_the_configuration_and_logs_come_without_terminal_escapes(
+    corral_project,
+) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    script = "print('\\x1b[32mgreen\\x1b[0m ready', flush=True); import time; time.sleep(60)"
+    project.write(
+        "corral.toml",
+        service_toml("web", f'{sys.executable} -c "{script}"', ready={"log": "ready"}),
+    )
+    seen: dict = {}
+
+    async def steps(session: ClientSession) -> None:
+        listed = await session.call_tool("services", {})
+        seen["services"] = listed.structured_content["services"]
+        started = await session.call_tool("start", {"timeout": 30})
+        assert not started.is_error, started.content
+        logs = await session.call_tool("logs", {"services": ["web"], "grep": "ready"})
+        seen["lines"] = [line["text"] for line in logs.structured_content["lines"]]
+        await session.call_tool("stop", {})
+
+    anyio.run(session_run, project, steps)
+    assert [s["name"] for s in seen["services"]] == ["web"]
+    assert seen["services"][0]["ready"]["kind"] == "log"
+    assert "green ready" in seen["lines"] and not any("\x1b" in t for t in seen["lines"])
+
+
+def test_hints_name_tools_instead_of_commands() -> None:
+    from corral.mcp_server import tool_hint
+
+    assert tool_hint("see corral logs api") == "see the logs tool (services: api)"
+    assert tool_hint("corral start") == "the start tool"
+    assert tool_hint("corral config --names") == "the services tool --names"
+    assert tool_hint("run 'corral init' there") == "run 'corral init' there"
