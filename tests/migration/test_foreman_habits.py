@@ -151,7 +151,7 @@ def test_up_without_timestamps_prints_the_name_first(corral_project) -> None:  #
         assert any(line.startswith("web | main: ready") for line in lines), lines
         up.send_signal(signal.SIGINT)
         rest, _ = up.communicate(timeout=30)
-        assert up.returncode == 0, rest
+        assert up.returncode == 130, rest  # Ctrl-C: 128 + SIGINT, as honcho
     finally:
         if up.poll() is None:
             up.kill()

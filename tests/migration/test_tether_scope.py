@@ -83,7 +83,7 @@ def test_up_says_so_and_exits_when_its_services_are_stopped_from_elsewhere(corra
     try:
         assert up.stdout is not None
         for line in up.stdout:
-            if "Ctrl-C stops everything" in line:
+            if "corral up: web ready" in line:  # its start is done
                 break
         assert project.run("stop").returncode == 0  # from another shell
         rest, _ = up.communicate(timeout=20)

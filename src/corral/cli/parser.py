@@ -679,6 +679,12 @@ def _add_up(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="store_true",
         help="no time on each line (as foreman and honcho without -t)",
     )
+    command.add_argument(
+        "--exit-on-failure",
+        action="store_true",
+        help="stop everything when a service does not get ready (default: report it, keep the "
+        "others running)",
+    )
     _add_except(command)
     _add_foreman_options(command)
     command.set_defaults(handler="cmd_up:run_up")
