@@ -33,6 +33,15 @@ def with_copies(names: list[str], log_dir: Any) -> list[str]:
 
 
 def run_logs(args: argparse.Namespace, out: Output) -> int:
+    try:
+        return _run_logs(args, out)
+    except KeyboardInterrupt:  # how a follow on a terminal ends: quietly, as tail -f
+        if args.follow or args.duration:
+            return 130
+        raise
+
+
+def _run_logs(args: argparse.Namespace, out: Output) -> int:
     from corral import logs
     from corral.cli.cmd_services import check_names
     from corral.config.durations import parse_duration
@@ -50,6 +59,7 @@ def run_logs(args: argparse.Namespace, out: Output) -> int:
         for line in lines:
             printer.show(line)
     followed: list[Any] = []
+    interrupted = False
     if args.follow or args.duration:
         bound = parse_duration(args.duration) if args.duration else None
         if bound is None and not sys.stdout.isatty():
@@ -60,12 +70,15 @@ def run_logs(args: argparse.Namespace, out: Output) -> int:
             )
         deadline = time.monotonic() + (bound if bound is not None else float("inf"))
         offsets = logs.end_offsets(directory, names)
-        for line in logs.follow(directory, names, offsets, deadline):
-            if grep is None or grep.search(line.text):
-                followed.append(line) if out.json else printer.show(line)
+        try:
+            for line in logs.follow(directory, names, offsets, deadline):
+                if grep is None or grep.search(line.text):
+                    followed.append(line) if out.json else printer.show(line)
+        except KeyboardInterrupt:  # still print what was followed, then end as interrupted
+            interrupted = True
     if out.json:
         out.document({"lines": [_as_dict(line) for line in [*lines, *followed]]})
-    return 0
+    return 130 if interrupted else 0
 
 
 def _since(text: str | None) -> float | None:

@@ -42,11 +42,11 @@ class Progress:
     def _draw(self, services: list[dict[str, Any]]) -> None:
         self._clear()
         width = max((len(s["name"]) for s in services), default=4)
+        columns = _columns(self.out.stdout)
         for service in services:
             note = f"  {service['note']}" if service.get("note") else ""
-            self.out.stdout.write(
-                f"{service['name']:<{width}}  {service['state']}{note}"[:150] + "\n"
-            )
+            line = f"{service['name']:<{width}}  {service['state']}{note}"
+            self.out.stdout.write(line[:columns] + "\n")
         self.drawn = len(services)
         self.out.stdout.flush()
 
@@ -55,3 +55,14 @@ class Progress:
             self.out.stdout.write(f"\033[{self.drawn}F\033[J")
             self.out.stdout.flush()
             self.drawn = 0
+
+
+def _columns(stream: Any) -> int:
+    """Room on one terminal row, less one: a line that wraps would take two rows, and the
+    redraw, which moves up one row per line, would leave the second behind."""
+    import os
+
+    try:
+        return max(os.get_terminal_size(stream.fileno()).columns - 1, 20)
+    except (OSError, ValueError, AttributeError):
+        return 79
