@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import corral_command, service_toml, wait_until
+from harness import corral_command, hostile, service_toml, wait_until
 
 # With its state and note, the progress line of this service is longer than 80 columns.
 LONG_NAME = "a-service-with-a-name-long-enough-to-wrap-at-eighty-columns"
@@ -35,45 +35,80 @@ def gated(gate: Path) -> str:
     return f"{sys.executable} -c {shlex.quote(code)}"
 
 
+class Tmux:
+    """A private tmux server with one 80-column pane running ``command``."""
+
+    def __init__(self, tmp_path: Path, command: str) -> None:
+        conf = tmp_path / "tmux.conf"
+        # scroll-on-clear off: tmux would move the screen into its history on each redraw
+        # from the top row, which a terminal emulator does not do
+        conf.write_text(
+            "set -g remain-on-exit on\nset -g history-limit 5000\nset -g scroll-on-clear off\n"
+        )
+        self.base = ["tmux", "-L", f"corral-test-{uuid.uuid4().hex[:8]}", "-f", str(conf)]
+        subprocess.run(
+            [*self.base, "new-session", "-d", "-x", "80", "-y", "40", command],
+            check=True,
+            timeout=10,
+        )
+
+    def pane(self) -> str:
+        found = subprocess.run(
+            [*self.base, "capture-pane", "-p", "-S", "-"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return found.stdout
+
+    def close(self) -> None:
+        subprocess.run([*self.base, "kill-server"], timeout=10)
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 @pytest.mark.timeout(90)
 def test_start_progress_leaves_no_stale_lines_at_80_columns(corral_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
     project = corral_project()
     gate = project.root / "gate"
     project.write("corral.toml", service_toml(LONG_NAME, gated(gate), ready={"log": "ready now"}))
-    conf = tmp_path / "tmux.conf"
-    # scroll-on-clear off: tmux would move the screen into its history on each redraw
-    # from the top row, which a terminal emulator does not do
-    conf.write_text(
-        "set -g remain-on-exit on\nset -g history-limit 5000\nset -g scroll-on-clear off\n"
-    )
-    tmux = ["tmux", "-L", f"corral-test-{uuid.uuid4().hex[:8]}", "-f", str(conf)]
     command = shlex.join([*corral_command(), "start", "-C", str(project.root)])
-    subprocess.run(
-        [*tmux, "new-session", "-d", "-x", "80", "-y", "40", f"{command}; echo START-DONE"],
-        check=True,
-        timeout=10,
-    )
+    tmux = Tmux(tmp_path, f"{command}; echo START-DONE")
     try:
-
-        def pane() -> str:
-            found = subprocess.run(
-                [*tmux, "capture-pane", "-p", "-S", "-"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-            return found.stdout
-
-        wait_until(lambda: "starting" in pane(), timeout=30, message="the progress line")
+        wait_until(lambda: "starting" in tmux.pane(), timeout=30, message="the progress line")
         time.sleep(1.5)  # several redraws (every 0.2 s) while the service is not ready
         gate.touch()
-        wait_until(lambda: "START-DONE" in pane(), timeout=30, message="the start to finish")
-        rows = [row for row in pane().splitlines() if row.startswith(LONG_NAME[:40])]
+        wait_until(lambda: "START-DONE" in tmux.pane(), timeout=30, message="the start to end")
+        rows = [row for row in tmux.pane().splitlines() if row.startswith(LONG_NAME[:40])]
         assert len(rows) == 1, "\n".join(rows)  # the final report only: no redraw left behind
-        assert "ready" in pane()
+        assert "ready" in rows[0]
     finally:
-        subprocess.run([*tmux, "kill-server"], timeout=10)
+        tmux.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+@pytest.mark.timeout(90)
+def test_a_long_stop_shows_who_is_still_waited_for_and_the_sigkill_countdown(
+    corral_project, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write(
+        "corral.toml",
+        service_toml("stubborn", hostile("--ignore-signals"), stop_timeout="4s"),
+    )
+    assert project.run("start").returncode == 0
+    command = shlex.join([*corral_command(), "stop", "-C", str(project.root)])
+    tmux = Tmux(tmp_path, f"{command}; echo STOP-DONE")
+    try:
+        wait_until(
+            lambda: "waiting for stubborn to exit" in tmux.pane(), timeout=20, message="the wait"
+        )
+        assert "SIGKILL in" in tmux.pane()
+        wait_until(lambda: "STOP-DONE" in tmux.pane(), timeout=30, message="the stop to end")
+        screen = tmux.pane()
+        assert "waiting for" not in screen, screen  # cleared once the stop ended
+        assert "SIGKILL" in screen, screen  # the report says how it ended
+    finally:
+        tmux.close()
 
 
 def run_in_pty(argv: list[str], cwd: Path, until: bytes, timeout: float = 30) -> tuple[int, str]:

@@ -141,6 +141,12 @@ def run_stop(args: argparse.Namespace, out: Output) -> int:
 
     project = load_project_for(args)
     check_names(project, args.services)
+    if out.tty and not out.json:
+        from corral.cli.progress import StopProgress
+
+        with StopProgress(project, args.services, out):
+            result = control.stop(project, args.services)
+        return report_stop(result, out)
     return report_stop(control.stop(project, args.services), out)
 
 

@@ -279,7 +279,13 @@ def _finish(project: Any, stopper: _Stopper, watch: _Watch, out: Output) -> int:
         out.paint(f"corral up: stopping everything ({reason}); Ctrl-C again to kill at once", "dim")
     )
     out.stdout.flush()  # the stop below blocks: whoever watches must see this line now
-    outcome = control.stop(project, None)
+    if out.tty:
+        from corral.cli.progress import StopProgress
+
+        with StopProgress(project, [], out):
+            outcome = control.stop(project, None)
+    else:
+        outcome = control.stop(project, None)
     _print_stop_reports(outcome.get("reports", []), out)
     ok = all(report["ok"] for report in outcome.get("reports", []))
     if not ok or (watch.failed and stopper.signal == 0):

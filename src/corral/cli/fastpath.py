@@ -48,6 +48,8 @@ def fast_command(argv: list[str]) -> int | None:
 def _stop(root: str, want_json: bool) -> int | None:
     """Stop everything: a ping first (a hung supervisor is found within a second), whose answer
     also says how long the stop may take (the running services' own stop timeouts)."""
+    if sys.stdout.isatty() and not want_json:
+        return None  # the full path shows who is still being waited for
     pong = _ask(root, "ping", protocol.PING_TIMEOUT)
     if pong is None or not isinstance(pong.get("stop_bound"), int | float):
         return None

@@ -41,20 +41,51 @@ class Progress:
 
     def _draw(self, services: list[dict[str, Any]]) -> None:
         self._clear()
-        width = max((len(s["name"]) for s in services), default=4)
         columns = _columns(self.out.stdout)
-        for service in services:
-            note = f"  {service['note']}" if service.get("note") else ""
-            line = f"{service['name']:<{width}}  {service['state']}{note}"
+        shown = self.lines(services)
+        for line in shown:
             self.out.stdout.write(line[:columns] + "\n")
-        self.drawn = len(services)
+        self.drawn = len(shown)
         self.out.stdout.flush()
+
+    def lines(self, services: list[dict[str, Any]]) -> list[str]:
+        width = max((len(s["name"]) for s in services), default=4)
+        return [
+            f"{s['name']:<{width}}  {s['state']}" + (f"  {s['note']}" if s.get("note") else "")
+            for s in services
+        ]
 
     def _clear(self) -> None:
         if self.drawn:
             self.out.stdout.write(f"\033[{self.drawn}F\033[J")
             self.out.stdout.flush()
             self.drawn = 0
+
+
+class StopProgress(Progress):
+    """While a stop runs: who is still being waited for, and when SIGKILL comes (counted from
+    when this client first saw the service stopping, so a fraction of a second early)."""
+
+    def __init__(self, project: Any, services: list[str], out: Output, interval: float = 0.25):
+        super().__init__(project, services or project.service_names, out, interval)
+        self.names = services or project.service_names
+        self.seen: dict[str, float] = {}
+        self.grace = {spec.name: spec.stop_timeout for spec in project.services}
+
+    def lines(self, services: list[dict[str, Any]]) -> list[str]:
+        import time
+
+        now = time.monotonic()
+        shown = []
+        for service in services:
+            if service["state"] != "stopping":
+                continue
+            name = service["name"]
+            waited = now - self.seen.setdefault(name, now)
+            left = self.grace.get(name, 0.0) - waited
+            then = f"SIGKILL in {left:.0f}s" if left > 0 else "SIGKILL sent"
+            shown.append(f"waiting for {name} to exit ({waited:.0f}s; {then})")
+        return shown
 
 
 def _columns(stream: Any) -> int:
