@@ -160,8 +160,8 @@ def read_markers(pid: int) -> dict[str, str] | None:
 
 
 def unreadable_environments(since: float | None, cwd: str | None) -> list[int]:
-    """Processes of ours, started at ``since`` or later and running in ``cwd`` (or below it),
-    whose environment is unreadable or empty: where markers cannot tell, these could be a
+    """Orphaned processes of ours, started at ``since`` or later and running in ``cwd`` (or
+    below it), whose environment is unreadable or empty: where markers cannot tell, these could be a
     run's escapees (``reclaim.unverified`` reports them, never signals them)."""
     if since is None or cwd is None:
         return []
@@ -173,7 +173,10 @@ def unreadable_environments(since: float | None, cwd: str | None) -> list[int]:
         try:
             process = psutil.Process(pid)
             started, where = process.create_time(), os.path.realpath(process.cwd())
+            orphan = process.ppid() == 1  # left its tree: reparented to init (launchd)
         except (psutil.Error, OSError):
+            continue
+        if not orphan:  # still below its parent, which a layer (or the caller) accounts for
             continue
         if started >= since - 1.0 and (where == root or where.startswith(root + os.sep)):
             found.append(pid)
