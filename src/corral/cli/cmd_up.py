@@ -212,7 +212,9 @@ def run_up(args: argparse.Namespace, out: Output) -> int:
     )
     for line in following:
         printer.show(line)
-    return _finish(project, stopper, watch, out)
+    # where the logs stand now: what the services print while they stop is shown after the stop
+    watch.offsets = logs.end_offsets(directory, project.service_names)
+    return _finish(project, stopper, watch, printer, out)
 
 
 class _Watch:
@@ -231,6 +233,7 @@ class _Watch:
         self.reported = False
         self.failed = False
         self.gone = _Gone(project, names)
+        self.offsets: dict[str, int] = {}
 
     def tick(self) -> bool:
         """True when ``up`` should stop following."""
@@ -261,7 +264,7 @@ class _Watch:
         self.out.stdout.flush()
 
 
-def _finish(project: Any, stopper: _Stopper, watch: _Watch, out: Output) -> int:
+def _finish(project: Any, stopper: _Stopper, watch: _Watch, printer: Any, out: Output) -> int:
     from corral import control
     from corral.cli.cmd_services import _print_stop_reports
 
@@ -286,8 +289,21 @@ def _finish(project: Any, stopper: _Stopper, watch: _Watch, out: Output) -> int:
             outcome = control.stop(project, None)
     else:
         outcome = control.stop(project, None)
+    _show_shutdown_output(project, watch.offsets, printer)
     _print_stop_reports(outcome.get("reports", []), out)
     ok = all(report["ok"] for report in outcome.get("reports", []))
     if not ok or (watch.failed and stopper.signal == 0):
         return ExitCode.FAILED
     return 128 + stopper.signal if stopper.signal else ExitCode.OK
+
+
+def _show_shutdown_output(project: Any, offsets: dict[str, int], printer: Any) -> None:
+    """The lines the services wrote while they stopped ("shutting down...", a last error)."""
+    import time
+
+    from corral import logs
+    from corral.paths import state_dir
+
+    directory = state_dir(project.root)
+    for line in logs.follow(directory, project.service_names, offsets, time.monotonic()):
+        printer.show(line)
