@@ -163,6 +163,10 @@ def test_a_running_service_keeps_the_stop_settings_it_was_started_with(corral_pr
     project.write("corral.toml", service_toml("web", hostile(), stop_timeout="4s"))
     assert project.run("start").returncode == 0
     project.write("corral.toml", service_toml("web", hostile(), stop_timeout="1s"))
+    config = json.loads(project.run("config", "--json").stdout)  # before any command adopts it
+    differs = config["services"][0]["running_differs"]
+    assert differs == {"stop_timeout": {"running": 4.0, "configured": 1.0}}, config
+    assert "running     with stop_timeout = 4s" in project.run("config").stdout
     assert project.run("start").returncode == 0  # adopts the edited configuration
     status = json.loads(project.run("status", "--json").stdout)
     changed = status["services"][0]["config_changed"]
@@ -172,6 +176,9 @@ def test_a_running_service_keeps_the_stop_settings_it_was_started_with(corral_pr
     assert project.run("restart", "web").returncode == 0
     status = json.loads(project.run("status", "--json").stdout)
     assert status["services"][0]["config_changed"] is None
+    assert (
+        json.loads(project.run("config", "--json").stdout)["services"][0]["running_differs"] is None
+    )
     state = json.loads((project.root / ".corral" / "state.json").read_text())
     assert state["services"]["web"]["run"]["stop_timeout"] == 1.0
     assert project.run("stop").returncode == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+from typing import Any
 
 from corral.cli.render import Output, load_project_for
 from corral.config.document import config_document
@@ -20,11 +21,52 @@ def run_config(args: argparse.Namespace, out: Output) -> int:
         for name in project.service_names:
             out.line(name)
         return 0
+    running = running_differences(project)
     if out.json:
-        out.document(config_document(project, args.show_secrets))
+        document = config_document(project, args.show_secrets)
+        for service in document["services"]:
+            service["running_differs"] = running.get(service["name"])
+        out.document(document)
     else:
-        _print_project(project, args.show_secrets, out)
+        _print_project(project, args.show_secrets, out, running)
     return 0
+
+
+def running_differences(project: ProjectSpec) -> dict[str, dict[str, Any]]:
+    """service -> the settings its current run was started with that differ from this
+    configuration (they apply from the next start), from the state file's run records."""
+    from corral import oslayer
+    from corral.errors import CorralError
+    from corral.state import read_state
+    from corral.status import config_changed
+
+    try:
+        state = read_state(project.root, oslayer.boot_id(), project.project_id)
+    except CorralError:
+        return {}
+    if state is None:
+        return {}
+    differences = {}
+    for spec in project.services:
+        record = state.services.get(spec.name)
+        run = record.run if record is not None and record.state not in _DOWN else None
+        if run is None or run.leader is None:
+            continue
+        changed = config_changed(
+            _settings(run.ports, run.stop_signal, run.stop_timeout),
+            _settings(spec.ports, spec.stop_signal, spec.stop_timeout),
+        )
+        if changed:
+            differences[spec.name] = changed
+    return differences
+
+
+_DOWN = ("stopped", "exited", "crashed", "completed")
+
+
+def _settings(ports: tuple[int, ...], stop_signal: int, stop_timeout: float) -> dict[str, Any]:
+    name = signal.Signals(stop_signal).name
+    return {"ports": list(ports), "stop_signal": name, "stop_timeout": stop_timeout}
 
 
 def run_check(args: argparse.Namespace, out: Output) -> int:
@@ -38,7 +80,9 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def _print_project(project: ProjectSpec, show_secrets: bool, out: Output) -> None:
+def _print_project(
+    project: ProjectSpec, show_secrets: bool, out: Output, running: dict[str, dict[str, Any]]
+) -> None:
     files = ", ".join(display_path(path) for path in project.config_files)
     out.line(f"{out.paint(project.name, 'bold')}  (id {project.project_id})")
     out.line(f"  root       {project.root}")
@@ -54,6 +98,14 @@ def _print_project(project: ProjectSpec, show_secrets: bool, out: Output) -> Non
     for spec in project.services:
         out.line()
         _print_service(spec, project, show_secrets, out)
+        for key, values in running.get(spec.name, {}).items():
+            out.line(
+                out.paint(
+                    f"  running     with {key} = {_shown(values['running'])} "
+                    f"(the {_shown(values['configured'])} above applies from the next start)",
+                    "yellow",
+                )
+            )
 
 
 def _print_service(spec: ServiceSpec, project: ProjectSpec, show: bool, out: Output) -> None:
@@ -81,6 +133,14 @@ def _print_service(spec: ServiceSpec, project: ProjectSpec, show: bool, out: Out
     out.line("  env" + ("         (inherited environment only)" if not env else ""))
     for key in sorted(env):
         out.line(f"    {key}={env[key]}")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, float):
+        return format_duration(value)
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "none"
+    return str(value)
 
 
 def _port_source(source: str) -> str:
