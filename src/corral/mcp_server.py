@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,21 +60,29 @@ Timeout = Annotated[
 ]
 
 
-def tool_hint(hint: str | None) -> str | None:
+def tool_hint(hint: str | None, services: Iterable[str] = ()) -> str | None:
     """A CLI hint rewritten to name the tool that does the same (``corral logs api`` becomes
-    ``the logs tool (services: api)``); commands with no tool (init, run) stay as they are."""
+    ``the logs tool (services: api)``); commands with no tool (init, run) stay as they are.
+    Only the words that are ``services`` (or port numbers, for port and free) become arguments:
+    in ``or corral stop to end it`` the rest is prose."""
     if hint is None:
         return None
+    known = set(services)
 
     def rewrite(match: re.Match[str]) -> str:
         tool = _TOOL_OF_COMMAND.get(match.group(1))
         if tool is None:
             return match.group(0)
-        args = match.group(2).split()
-        if not args:
-            return f"the {tool} tool"
         key = "ports" if tool in ("port", "free") else "services"
-        return f"the {tool} tool ({key}: {', '.join(args)})"
+        words = match.group(2).split()
+        args = []
+        for word in words:
+            if not (word.isdigit() if key == "ports" else word in known):
+                break
+            args.append(word)
+        rest = " ".join(words[len(args) :])
+        named = f"the {tool} tool" + (f" ({key}: {', '.join(args)})" if args else "")
+        return named + (f" {rest}" if rest else "")
 
     return _CLI_HINT.sub(rewrite, hint)
 
@@ -113,7 +121,11 @@ class _Context:
             raise self.error(InternalError(f"{type(exc).__name__}: {exc}")) from None
 
     def error(self, exc: CorralError) -> Exception:
-        hint = tool_hint(exc.hint)
+        try:  # service names tell arguments from prose in the hint
+            names = self.project().service_names
+        except Exception:  # a broken configuration: its own error is what is reported
+            names = []
+        hint = tool_hint(exc.hint, names)
         return self.tool_error(f"[{exc.code}] {exc.message}" + (f" (hint: {hint})" if hint else ""))
 
 

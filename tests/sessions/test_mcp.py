@@ -224,7 +224,9 @@ def test_services_lists_the_configuration_and_logs_come_without_terminal_escapes
 def test_hints_name_tools_instead_of_commands() -> None:
     from corral.mcp_server import tool_hint
 
-    assert tool_hint("see corral logs api") == "see the logs tool (services: api)"
+    assert tool_hint("see corral logs api", ["api"]) == "see the logs tool (services: api)"
+    assert tool_hint("or corral stop to end it", ["api"]) == "or the stop tool to end it"
+    assert tool_hint("try corral free 8000", []) == "try the free tool (ports: 8000)"
     assert tool_hint("corral start") == "the start tool"
     assert tool_hint("corral config --names") == "the services tool --names"
     assert tool_hint("run 'corral init' there") == "run 'corral init' there"
