@@ -24,6 +24,7 @@ from typing import Any
 from corral import logs, markers, oslayer
 from corral.markers import LIFELINE_FD
 from corral.model import ProcessIdentity, RunRecord, ServiceSpec
+from corral.terminal import Terminal
 
 MAX_FD = os.sysconf("SC_OPEN_MAX")  # closerange uses close_range(2) where it exists
 
@@ -42,6 +43,7 @@ class Run:
     log_offset: int  # where this run's output starts in the log (a logical offset: see logs)
     started_mono: float = field(default_factory=time.monotonic)
     handle: oslayer.ProcessHandle | None = field(default=None, repr=False)
+    terminal: Terminal | None = field(default=None, repr=False)  # tty = true: the pty master
     exit_status: int | None = None  # raw wait status once the leader is reaped
     exited_at: float | None = None
 
@@ -71,6 +73,8 @@ class Run:
         return self.exit_status is not None
 
     def close(self) -> None:
+        if self.terminal is not None:
+            self.terminal.close()  # what the service wrote last reaches the log first
         if self.handle is not None:
             self.handle.close()
             self.handle = None
@@ -84,6 +88,8 @@ def service_env(
 ) -> dict[str, str]:
     env = {key: value for key, value in base_env.items() if key != markers.ROLE}
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if spec.tty and env.get("TERM", "dumb") == "dumb":  # the caller's shell may have none
+        env["TERM"] = "xterm-256color"
     env.update(spec.env)
     env[markers.PROJECT] = project_id
     env[markers.SERVICE] = spec.name
@@ -112,20 +118,28 @@ def spawn(
         raise SpawnFailed(f"cannot open its log file: {exc.strerror}") from None
     log_offset = logs.logical_end(state_dir, spec.name)
     read_end, write_end, lifeline = oslayer.open_lifeline(state_dir)
-    child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end, gate)
+    master, slave = _open_terminal(log_fd) if spec.tty else (-1, -1)
+    child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end, gate, slave)
     try:
         pid = os.fork()
         if pid == 0:
             child.become()  # never returns
-        with contextlib.suppress(OSError):  # both sides set it, as shells do: no window
-            os.setpgid(pid, pid)
+        if slave < 0:
+            with contextlib.suppress(OSError):  # both sides set it, as shells do: no window
+                os.setpgid(pid, pid)
+        # (A terminal's child makes its own session, which a group set from here would refuse.)
     except OSError as exc:
         if read_end >= 0:
             os.close(read_end)
+        if master >= 0:
+            os.close(master)
         raise SpawnFailed(f"cannot fork: {exc.strerror}") from None
     finally:
         os.close(write_end)
-        os.close(log_fd)
+        if slave >= 0:
+            os.close(slave)  # the child's alone now: its last holder's exit hangs up the master
+        else:
+            os.close(log_fd)  # a terminal's log fd is the supervisor's pump's from now on
     record = RunRecord(
         project_id,
         spec.name,
@@ -139,7 +153,21 @@ def spawn(
         cwd=str(spec.cwd),
     )
     record.lifeline = lifeline
-    return _describe_run(record, pid, read_end, log_offset)
+    run = _describe_run(record, pid, read_end, log_offset)
+    if master >= 0:
+        run.terminal = Terminal(master, log_fd)
+        run.terminal.attach()
+    return run
+
+
+def _open_terminal(log_fd: int) -> tuple[int, int]:
+    from corral.oslayer import terminal
+
+    try:
+        return terminal.open_pty(*terminal.DEFAULT_SIZE)
+    except OSError as exc:
+        os.close(log_fd)
+        raise SpawnFailed(f"cannot open a terminal for it: {exc.strerror}") from None
 
 
 def _executable(program: str, env: dict[str, str], cwd: Path) -> str:
@@ -195,11 +223,13 @@ class _Child:
         log_fd: int,
         lifeline: int,
         gate: StartGate | None,
+        terminal: int = -1,
     ) -> None:
         self.executable, self.argv, self.env = executable, argv, env
         self.cwd, self.cgroup = str(cwd), cgroup
         self.log_fd, self.lifeline = log_fd, lifeline
         self.gate = gate
+        self.terminal = terminal  # the pty slave, or -1: no terminal
         self.parent = os.getpid()
 
     def become(self) -> None:
@@ -220,7 +250,13 @@ class _Child:
         os.dup2(null, 0)
         os.dup2(self.log_fd, 1)  # first: whatever fails below is told in the service's log
         os.dup2(self.log_fd, 2)
-        os.setpgid(0, 0)
+        if self.terminal >= 0:
+            from corral.oslayer import terminal  # loaded by the supervisor before the fork
+
+            self._write_started()  # straight to the log, before the terminal's output
+            terminal.take_terminal(self.terminal)  # a new session, so a new group too
+        else:
+            os.setpgid(0, 0)
         if self.cgroup is not None:
             oslayer.cgroup_join(self.cgroup)
         oslayer.set_parent_death_signal(signal.SIGKILL)
@@ -234,7 +270,11 @@ class _Child:
         else:
             os.dup2(self.lifeline, LIFELINE_FD)  # dup2 makes it inheritable
         os.closerange(LIFELINE_FD + 1, max(MAX_FD, LIFELINE_FD + 1))
-        # Written here, so that it comes before anything the service writes.
+        if self.terminal < 0:
+            self._write_started()
+
+    def _write_started(self) -> None:
+        # Written here, so that it comes before anything the service writes (fd 1: its log).
         os.write(1, f"--- {logs.STARTED} {os.getpid()} ---\n".encode())
 
 

@@ -113,6 +113,10 @@ BAD_CONFIGS = [
         "corral.toml:3: services.web.autostart: expected true or false, got string 'yes'",
     ),
     (
+        {TOML: "[services.web]\ncommand = 'x'\ntty = 1\n"},
+        "corral.toml:3: services.web.tty: expected true or false, got integer 1",
+    ),
+    (
         {TOML: "[services.web]\ncommand = 'x'\nenv_file = 'missing.env'\n"},
         "corral.toml:3: services.web.env_file: env file '{root}/missing.env' does not exist "
         "(create it or remove it from env_file)",

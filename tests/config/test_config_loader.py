@@ -70,6 +70,7 @@ def test_toml_adds_options_to_procfile_services_and_defines_its_own(tmp_path: Pa
                 "[services.web]\nport = [8000, 8001]\nready = {http = 'http://localhost:8000/'}\n"
                 "restart = 'on-failure'\nstop_signal = 'INT'\nstop_timeout = '500ms'\n"
                 "[services.db]\ncommand = ['postgres', '-D', 'data']\nautostart = false\n"
+                "[services.repl]\ncommand = 'python -i'\ntty = true\n"
             ),
         },
     )
@@ -81,6 +82,7 @@ def test_toml_adds_options_to_procfile_services_and_defines_its_own(tmp_path: Pa
     db = project.service("db")
     assert db.argv == ["postgres", "-D", "data"] and not db.autostart
     assert project.service("worker").argv == ["/bin/sh", "-c", "python w.py"]
+    assert project.service("repl").tty and not web.tty
 
 
 def test_start_order_puts_dependencies_first_and_keeps_file_order(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def _run_logs(args: argparse.Namespace, out: Output) -> int:
     since = _since(args.since)
     grep = _grep(args.grep)
     lines = logs.tail(directory, names, lines=args.lines, since=since, grep=grep)
-    printer = _Printer(names, out, args.timestamps)
+    printer = _Printer(names, out, args.timestamps, _keeps_escapes(args.color, out))
     if not out.json:
         for line in lines:
             printer.show(line)
@@ -101,13 +101,26 @@ def _grep(text: str | None) -> re.Pattern[str] | None:
         raise UsageError(f"--grep: invalid regular expression {text!r}: {exc}") from None
 
 
+def _keeps_escapes(choice: str, out: Output) -> bool:
+    """Whether the services' terminal escapes (colour, cursor moves) go out as written: to a
+    terminal that shows colour, or when asked; never in JSON."""
+    if out.json:
+        return False
+    return choice == "always" or (choice == "auto" and out.colour)
+
+
 def _as_dict(line: Any) -> dict[str, Any]:
-    return {"service": line.service, "time": line.time, "text": line.text}
+    from corral.logs.escapes import strip
+
+    return {"service": line.service, "time": line.time, "text": strip(line.text)}
 
 
 class _Printer:
-    def __init__(self, names: list[str], out: Output, timestamps: bool) -> None:
+    def __init__(
+        self, names: list[str], out: Output, timestamps: bool, escapes: bool | None = None
+    ) -> None:
         self.out = out
+        self.escapes = out.colour if escapes is None else escapes  # as --color=auto
         self.width = max(len(name) for name in names)
         self.colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
         self.timestamps = timestamps
@@ -117,5 +130,10 @@ class _Printer:
         if self.timestamps:
             stamp = time.strftime("%H:%M:%S", time.localtime(line.time))
             prefix = f"{stamp}.{int(line.time * 1000) % 1000:03d} {prefix}"
-        self.out.line(f"{prefix} {line.text}")
+        text = line.text
+        if not self.escapes:
+            from corral.logs.escapes import strip  # imported once, by the first line
+
+            text = strip(text)
+        self.out.line(f"{prefix} {text}")
         self.out.stdout.flush()

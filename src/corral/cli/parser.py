@@ -374,6 +374,15 @@ def _add_logs(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         action="store_true",
         help="prefix each line with the time corral saw it",
     )
+    command.add_argument(
+        "--color",
+        "--colour",
+        dest="color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="keep the services' own colours and terminal escapes (auto: on a terminal "
+        "without NO_COLOR; --json never has them)",
+    )
     command.set_defaults(handler="cmd_logs:run_logs")
 
 

@@ -68,6 +68,7 @@ SERVICE_KEYS = (
     "restart_limit",
     "restart_window",
     "oneshot",
+    "tty",
 )
 ONESHOT_NAMES = ("release",)  # Procfile names that run to completion (Heroku's release phase)
 PORT_STEP = 100  # foreman's spacing of PORT between services
@@ -402,6 +403,7 @@ def _service(
         restart_limit=read("restart_limit", v.as_positive_int, DEFAULT_RESTART_LIMIT),
         restart_window=read("restart_window", v.as_duration, DEFAULT_RESTART_WINDOW),
         oneshot=_oneshot(ctx, raw),
+        tty=read("tty", v.as_bool, False),
         defined_at=raw.defined_at,
     )
 

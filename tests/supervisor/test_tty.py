@@ -1,0 +1,103 @@
+"""Services with ``tty = true``: a real pseudo-terminal held by the supervisor, its output in the
+service's log, and every containment layer kept. Real processes; each test bounded."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from harness import (
+    ProjectDir,
+    free_port,
+    hostile,
+    pid_alive,
+    port_free,
+    read_pids,
+    service_toml,
+    wait_until,
+)
+
+TERMINAL_CHECK = (
+    "import os, sys, time\n"
+    "tty = sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()\n"
+    "size = os.get_terminal_size(1) if tty else None\n"
+    "print(f'isatty={tty} size={size.columns if size else 0}x{size.lines if size else 0}')\n"
+    "lead = os.getsid(0) == os.getpgid(0) == os.getpid() and os.tcgetpgrp(0) == os.getpid()\n"
+    "print(f'leads its session and terminal: {lead}')\n"
+    "print(('\\x1b[31mred\\x1b[0m' if tty else 'plain') + ' line', flush=True)\n"
+    "time.sleep(3600)\n"
+)
+
+
+def start_ok(project: ProjectDir, *args: str) -> dict:
+    result = project.run("start", "--json", *args, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)
+
+
+def logs_text(project: ProjectDir, *args: str) -> str:
+    result = project.run("logs", "web", *args, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.timeout(60)
+def test_tty_service_has_a_terminal_and_its_output_reaches_the_log(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("check.py", TERMINAL_CHECK)
+    project.write(
+        "corral.toml",
+        service_toml("web", [sys.executable, "check.py"], tty=True),  # type: ignore[arg-type]
+    )
+    start_ok(project)
+    wait_until(lambda: "line" in logs_text(project), message="the service's output in its log")
+    raw = logs_text(project, "--color=always")
+    assert "isatty=True size=120x40" in raw
+    assert "leads its session and terminal: True" in raw
+    assert "\x1b[31mred\x1b[0m line" in raw  # the terminal's colour, as written
+    assert "\r" not in raw  # the line discipline's CR before LF is not in the log
+    plain = logs_text(project)
+    assert "red line" in plain and "\x1b" not in plain
+    document = json.loads(project.run("--json", "logs", "web", "--color=always").stdout)
+    assert "red line" in [line["text"] for line in document["lines"]]
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_tty_service_ignoring_sighup_that_double_forks_is_stopped(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    port, pidfile = free_port(), project.root / "pids"
+    command = hostile(
+        "--double-fork", "--ignore-signals", "--listen", str(port), "--pidfile", str(pidfile)
+    )
+    project.write("corral.toml", service_toml("web", command, tty=True, stop_timeout="1s"))
+    start_ok(project)
+    wait_until(
+        lambda: "daemon" in read_pids(pidfile).values() and not port_free(port),
+        message="the daemon to listen",
+    )
+    wait_until(lambda: "daemon: ready" in logs_text(project), message="output through the pty")
+    result = project.run("stop", "--json", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)["reports"][0]
+    assert report["ok"], report
+    alive = {pid: role for pid, role in read_pids(pidfile).items() if pid_alive(pid)}
+    assert not alive, f"still alive after stop: {alive}"
+    assert port_free(port)
+
+
+@pytest.mark.timeout(60)
+def test_tty_leader_ignoring_every_signal_is_killed_after_its_grace(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    pidfile = project.root / "pids"
+    command = hostile("--ignore-signals", "--pidfile", str(pidfile))
+    project.write("corral.toml", service_toml("web", command, tty=True, stop_timeout="0.5s"))
+    start_ok(project)
+    wait_until(lambda: "main: ready" in logs_text(project), message="output through the pty")
+    result = project.run("stop", "--json", timeout=60)
+    report = json.loads(result.stdout)["reports"][0]
+    assert result.returncode == 0 and report["ok"], report
+    assert report["outcome"] == "killed", report  # SIGTERM and the hang-up were both ignored
+    assert not any(pid_alive(pid) for pid in read_pids(pidfile))
