@@ -379,6 +379,40 @@ def wait_for_log(
     return {"matched": False, "line": None, "service": service}
 
 
+def send(
+    project: ProjectSpec,
+    service: str,
+    text: str,
+    wait_for: str | None = None,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Type ``text`` into a tty service's terminal; with ``wait_for``, then wait for a line of
+    its output written after the input that matches (its echo excepted: it is the input)."""
+    import re
+
+    from corral import logs
+    from corral.paths import state_dir
+
+    sock = socket_path(project.project_id)
+    if not client.ping(sock):
+        raise NothingRunning("no supervisor runs for this project", hint="corral start")
+    directory = state_dir(project.root)
+    offsets = logs.end_offsets(directory, [service]) if wait_for is not None else {}
+    reply = client.call(sock, {"op": "send", "service": service, "text": text}, MARGIN)
+    result: dict[str, Any] = {"service": service, "bytes": reply["bytes"]}
+    if wait_for is None:
+        return result
+    regex, echo = re.compile(wait_for), text.strip()
+    deadline = time.monotonic() + timeout
+    from corral.logs.escapes import strip
+
+    for line in logs.follow(directory, [service], offsets, deadline, poll=0.05):
+        shown = strip(line.text).strip()
+        if regex.search(shown) and not (echo and shown.endswith(echo)):
+            return {**result, "matched": True, "line": shown}
+    return {**result, "matched": False, "line": None}
+
+
 def port_report(project: ProjectSpec, ports: list[int]) -> list[dict[str, Any]]:
     from corral import ports as ledger
 

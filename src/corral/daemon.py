@@ -374,6 +374,13 @@ class Supervisor:
             "time": time.time(),
         }
 
+    async def op_send(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Input for a tty service's terminal (``corral send``)."""
+        name, text = message.get("service"), message.get("text")
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise UsageError("send needs a service and a text")
+        return {"service": name, "bytes": self.engine.send(name, text.encode())}
+
     async def op_event(self, message: dict[str, Any]) -> dict[str, Any]:
         """A client's entry in the event stream (the agent session-end hook's report): written
         here because the stream has one writer while a supervisor lives."""

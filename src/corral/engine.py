@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from corral import events, logs, oslayer, ports, runner, staleness, status
-from corral.errors import CorralError, check_services
+from corral.errors import CorralError, NoTerminal, NothingRunning, check_services
 from corral.lifecycle import ALIVE, DOWN, SATISFIED, Action, Event, RestartRules, State, decide
 from corral.model import ProjectSpec, RunRecord, ServiceSpec
 from corral.readiness import NO_PROBE, Readiness
@@ -464,6 +464,27 @@ class Engine:
         if now - self.head_read[0] > HEAD_SHARED:
             self.head_read = (now, staleness.git_head(self.project.root))
         return self.head_read[1]
+
+    def send(self, name: str, data: bytes) -> int:
+        """Write ``data`` to the terminal of service ``name``, as if typed there."""
+        from corral.terminal import TerminalClosed
+
+        check_services([name], list(self.services))
+        service = self.services[name]
+        if not service.configured.tty:
+            raise NoTerminal(
+                f"{name} runs without a terminal",
+                hint=f"set tty = true in its [services.{name}] table, then corral restart {name}",
+            )
+        run = service.run
+        if run is None or run.terminal is None:
+            raise NothingRunning(f"{name} is not running", hint=f"corral start {name}")
+        try:
+            run.terminal.write(data)
+        except TerminalClosed as exc:
+            raise CorralError(f"{name}: {exc}") from None
+        self.touch()
+        return len(data)
 
     # ---- exits ---------------------------------------------------------------------------
 

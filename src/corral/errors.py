@@ -89,6 +89,12 @@ class ConfigError(UsageError):
 # ---- the operation was attempted and failed: exit 1 ---------------------------------------
 
 
+class NoTerminal(UsageError):
+    """``send`` (or ``attach``) to a service that runs without a terminal."""
+
+    code = "no_terminal"
+
+
 class StartFailed(CorralError):
     code = "start_failed"
 

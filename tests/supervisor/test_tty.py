@@ -101,3 +101,73 @@ def test_tty_leader_ignoring_every_signal_is_killed_after_its_grace(corral_proje
     assert result.returncode == 0 and report["ok"], report
     assert report["outcome"] == "killed", report  # SIGTERM and the hang-up were both ignored
     assert not any(pid_alive(pid) for pid in read_pids(pidfile))
+
+
+PROMPTER = (
+    "import sys\n"
+    "while True:\n"
+    "    answer = input('your name? ')\n"
+    "    print(f'hello {answer} (terminal: {sys.stdin.isatty()})', flush=True)\n"
+)
+
+DEBUGGEE = (
+    "import time\n"
+    "def handler():\n"
+    "    value = 6\n"
+    "    breakpoint()\n"
+    "    print('request complete', flush=True)\n"
+    "handler()\n"
+    "time.sleep(3600)\n"
+)
+
+
+@pytest.mark.timeout(60)
+def test_send_reaches_a_program_reading_a_line_from_its_terminal(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("ask.py", PROMPTER)
+    project.write("corral.toml", service_toml("web", [sys.executable, "ask.py"], tty=True))  # type: ignore[arg-type]
+    start_ok(project)
+    wait_until(lambda: "your name?" in logs_text(project), message="the prompt")
+    sent = project.run("send", "web", "Ada", "Lovelace", "--wait-for", "hello", "--json")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    document = json.loads(sent.stdout)
+    assert document["line"] == "hello Ada Lovelace (terminal: True)"
+    assert document["bytes"] == len("Ada Lovelace\r")
+    plain = project.run("send", "web", "Grace")
+    assert plain.returncode == 0 and "sent 6 bytes" in plain.stdout
+    wait_until(lambda: "hello Grace" in logs_text(project), message="the second answer")
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_send_answers_a_debugger_prompt(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("app.py", DEBUGGEE)
+    project.write("corral.toml", service_toml("web", [sys.executable, "app.py"], tty=True))  # type: ignore[arg-type]
+    start_ok(project)
+    wait_until(lambda: "(Pdb)" in logs_text(project), message="the pdb prompt")
+    answer = project.run("send", "web", "p value * 7", "--wait-for", r"^\d+$", "--json")
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert json.loads(answer.stdout)["line"] == "42"
+    go_on = project.run("send", "web", "c", "--wait-for", "request complete")
+    assert go_on.returncode == 0 and "request complete" in go_on.stdout, go_on.stdout
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_send_refuses_a_service_without_a_terminal_or_not_running(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write(
+        "corral.toml",
+        service_toml("web", hostile()) + service_toml("idle", hostile(), tty=True, autostart=False),
+    )
+    start_ok(project)
+    refused = project.run("send", "web", "hello", "--json")
+    assert refused.returncode == 2
+    error = json.loads(refused.stdout)["error"]
+    assert error["code"] == "no_terminal" and "tty = true" in error["hint"]
+    idle = project.run("send", "idle", "x", "--json")
+    assert idle.returncode == 1 and json.loads(idle.stdout)["error"]["code"] == "not_running"
+    unknown = project.run("send", "nope", "x")
+    assert unknown.returncode == 2 and "no service named 'nope'" in unknown.stderr
+    assert project.run("stop").returncode == 0

@@ -135,6 +135,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_status(commands)
     _add_logs(commands)
     _add_wait(commands)
+    _add_send(commands)
     _add_port(commands)
     _add_free(commands)
     _add_doctor(commands)
@@ -440,6 +441,35 @@ def _add_wait(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     command.add_argument("--log", metavar="REGEX", help="wait for a new log line matching REGEX")
     command.set_defaults(handler="cmd_wait:run_wait")
+
+
+def _add_send(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "send",
+        parents=[_common()],
+        help="type a line into a tty service's terminal",
+        description="Write TEXT (the words joined by spaces) and Enter to the terminal of a "
+        "service with tty = true, as if typed there: answer a prompt, or type 'c' at a debugger. "
+        "The terminal echoes it into the service's log. With --wait-for REGEX, wait (bounded) for "
+        "a line of its output after the input that matches, and print it.",
+    )
+    command.add_argument("service", metavar="SERVICE")
+    command.add_argument("text", nargs="*", metavar="TEXT")
+    command.add_argument(
+        "-n", "--no-newline", action="store_true", help="do not press Enter after the text"
+    )
+    command.add_argument(
+        "--stdin", action="store_true", help="send standard input as it is (at most 64 KiB)"
+    )
+    command.add_argument("--wait-for", metavar="REGEX", help="then wait for an output line")
+    command.add_argument(
+        "--timeout",
+        type=_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="how long --wait-for waits (default 10s)",
+    )
+    command.set_defaults(handler="cmd_send:run_send")
 
 
 def _port_number(text: str) -> int:
