@@ -634,6 +634,14 @@ def bench_logs(versions: dict[str, str | None]) -> None:
         f"{took:.3f} s",
         f"{direct / took:.2f}x the redirect's speed",
     )
+    # A tty = true service's output goes through the supervisor (pty master -> log): a copy.
+    took = statistics.median(_corral_write(megabytes, tty=True) for _ in range(runs))
+    record(
+        f"write {megabytes} MB to stdout",
+        "under corral, tty = true",
+        f"{took:.3f} s",
+        f"{direct / took:.2f}x the redirect's speed",
+    )
     if versions.get("honcho"):  # one run: it needs about a minute for 500 MB
         took = statistics.median([_honcho_write(megabytes) for _ in range(1)])
         record(
@@ -665,8 +673,9 @@ def _direct_write(megabytes: int) -> float:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _corral_write(megabytes: int) -> float:
-    with corral_project({"writer": {"command": _writer(megabytes)}}) as root:
+def _corral_write(megabytes: int, tty: bool = False) -> float:
+    options: dict[str, object] = {"command": _writer(megabytes), **({"tty": True} if tty else {})}
+    with corral_project({"writer": options}) as root:
         config = root / "corral.toml"
         config.write_text(
             "log_max_size = '4GB'\n" + config.read_text()

@@ -39,12 +39,14 @@ from corral.paths import launch_spec_path, socket_path, state_dir, supervisor_lo
 from corral.reclaim import StopReport
 from corral.session import Tethers, tied_to
 from corral.state import ProjectState, write_state
+from corral.terminal import Terminal, TerminalClosed
 
 IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documented in README
 TICK = 0.5  # housekeeping; also samples logs where write notifications are missing
 HOUSEKEEPING = 5.0  # seconds between member, port and stale-code checks
 READ_TIMEOUT = 5.0
 REPLY_FLUSH = 2.0  # seconds the last replies get to reach their clients before the exit
+ATTACHED = "_attached"  # a reply's field (never sent) that turns the connection into a stream
 PRELOAD_DELAY = 0.05  # seconds after answering a start: the configuration loader is imported then
 
 
@@ -263,9 +265,12 @@ class Supervisor:
                 reply = protocol.reply_error(exc)
             else:
                 reply = await self._serve(line)
+            attached = reply.pop(ATTACHED, None)
             self._save_before_reply()
             writer.write(protocol.encode(reply))
             await writer.drain()
+            if attached is not None:
+                await _stream(attached, reader, writer)
         except (TimeoutError, ConnectionError):
             pass
         finally:
@@ -381,6 +386,26 @@ class Supervisor:
             raise UsageError("send needs a service and a text")
         return {"service": name, "bytes": self.engine.send(name, text.encode())}
 
+    async def op_attach(self, message: dict[str, Any]) -> dict[str, Any]:
+        """After the reply the connection carries the terminal's bytes both ways (see _stream)."""
+        name = message.get("service")
+        if not isinstance(name, str):
+            raise UsageError("attach needs a service")
+        terminal = self.engine.terminal_of(name)
+        size = message.get("size")
+        if _is_size(size):
+            terminal.resize(size[0], size[1])
+        self.engine.touch()
+        return {"service": name, ATTACHED: terminal}
+
+    async def op_resize(self, message: dict[str, Any]) -> dict[str, Any]:
+        """An attached client's window changed: the service's terminal follows."""
+        name, size = message.get("service"), message.get("size")
+        if not isinstance(name, str) or not _is_size(size):
+            raise UsageError("resize needs a service and a size [columns, rows]")
+        self.engine.terminal_of(name).resize(size[0], size[1])
+        return {}
+
     async def op_event(self, message: dict[str, Any]) -> dict[str, Any]:
         """A client's entry in the event stream (the agent session-end hook's report): written
         here because the stream has one writer while a supervisor lives."""
@@ -466,6 +491,26 @@ class Supervisor:
             self.engine.update_project(_reload(self.engine.project.root, env))
         if env is not None:
             self.engine.base_env = env
+
+
+def _is_size(size: object) -> bool:
+    return isinstance(size, list) and len(size) == 2 and all(type(n) is int for n in size)
+
+
+async def _stream(terminal: Terminal, reader: asyncio.StreamReader, writer: Any) -> None:
+    """An attached client: it sees the terminal's output, and what it sends is typed there,
+    until either side closes."""
+    terminal.watch(writer)
+    try:
+        while True:
+            data = await reader.read(4096)
+            if not data:
+                return
+            terminal.write(data)
+    except (TerminalClosed, ConnectionError):
+        return
+    finally:
+        terminal.unwatch(writer)
 
 
 def _preload_config() -> None:

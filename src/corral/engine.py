@@ -25,6 +25,7 @@ from corral.readiness import NO_PROBE, Readiness
 from corral.reclaim import StopReport, find_members, reclaim, run_marker
 from corral.service import Service, quick_members
 from corral.state import ProjectState, write_state
+from corral.terminal import Terminal, TerminalClosed
 
 SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
 HURRY_VALID = 5.0  # a hurry that arrives just before its stop request still applies to it
@@ -467,8 +468,16 @@ class Engine:
 
     def send(self, name: str, data: bytes) -> int:
         """Write ``data`` to the terminal of service ``name``, as if typed there."""
-        from corral.terminal import TerminalClosed
+        terminal = self.terminal_of(name)
+        try:
+            terminal.write(data)
+        except TerminalClosed as exc:
+            raise CorralError(f"{name}: {exc}") from None
+        self.touch()
+        return len(data)
 
+    def terminal_of(self, name: str) -> Terminal:
+        """The terminal of running tty service ``name``, or the error that says why not."""
         check_services([name], list(self.services))
         service = self.services[name]
         if not service.configured.tty:
@@ -479,12 +488,7 @@ class Engine:
         run = service.run
         if run is None or run.terminal is None:
             raise NothingRunning(f"{name} is not running", hint=f"corral start {name}")
-        try:
-            run.terminal.write(data)
-        except TerminalClosed as exc:
-            raise CorralError(f"{name}: {exc}") from None
-        self.touch()
-        return len(data)
+        return run.terminal
 
     # ---- exits ---------------------------------------------------------------------------
 

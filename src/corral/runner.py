@@ -133,6 +133,7 @@ def spawn(
             os.close(read_end)
         if master >= 0:
             os.close(master)
+            os.close(log_fd)
         raise SpawnFailed(f"cannot fork: {exc.strerror}") from None
     finally:
         os.close(write_end)

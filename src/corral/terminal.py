@@ -18,6 +18,8 @@ import os
 
 READ_SIZE = 65536
 RECENT = 64 * 1024  # bytes of raw output kept for a client that connects later
+REPLAY = 16 * 1024  # of which an attaching client is shown the end (about a screen or more)
+SLOW_CLIENT = 1024 * 1024  # bytes queued for a watcher that does not read: it is dropped
 
 
 class TerminalClosed(Exception):
@@ -31,6 +33,7 @@ class Terminal:
         self.carry_cr = False  # the last chunk ended in CR: its LF may open the next one
         self.loop: asyncio.AbstractEventLoop | None = None
         self.hung_up = False  # every holder of the slave is gone
+        self.watchers: set[asyncio.StreamWriter] = set()  # attached clients (corral attach)
 
     def attach(self) -> None:
         """Read the master from the running loop (none in some unit tests: read on close)."""
@@ -61,6 +64,7 @@ class Terminal:
             return -1
         self._keep(data)
         self._log(self._as_log(data))
+        self._show(data)
         return len(data)
 
     def _as_log(self, data: bytes) -> bytes:
@@ -94,11 +98,39 @@ class Terminal:
                 raise TerminalClosed(f"cannot write to its terminal: {exc.strerror}") from None
             view = view[written:]
 
+    def _show(self, data: bytes) -> None:
+        for watcher in list(self.watchers):
+            transport = watcher.transport
+            if transport.is_closing() or transport.get_write_buffer_size() > SLOW_CLIENT:
+                self.watchers.discard(watcher)
+                watcher.close()
+            else:
+                watcher.write(data)
+
+    def watch(self, writer: asyncio.StreamWriter) -> None:
+        """Show ``writer`` the end of the recent output, then everything from now on."""
+        writer.write(bytes(self.recent[-REPLAY:]))
+        self.watchers.add(writer)
+
+    def unwatch(self, writer: asyncio.StreamWriter) -> None:
+        self.watchers.discard(writer)
+
+    def resize(self, columns: int, rows: int) -> None:
+        """The window of the client that attached (the kernel tells the foreground group)."""
+        from corral.oslayer import terminal
+
+        if self.master >= 0 and 0 < columns < 10000 and 0 < rows < 10000:
+            with contextlib.suppress(OSError):
+                terminal.set_window_size(self.master, columns, rows)
+
     def _detach(self) -> None:
         if self.loop is not None:
             with contextlib.suppress(ValueError, OSError):
                 self.loop.remove_reader(self.master)
             self.loop = None
+        for watcher in self.watchers:
+            watcher.close()  # the client sees the end of the stream: the terminal is gone
+        self.watchers.clear()
 
     def close(self) -> None:
         """At the run's end: log what is still buffered, then let go of both descriptors."""

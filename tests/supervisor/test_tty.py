@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import termios
 
 import pytest
 
@@ -170,4 +171,189 @@ def test_send_refuses_a_service_without_a_terminal_or_not_running(corral_project
     assert idle.returncode == 1 and json.loads(idle.stdout)["error"]["code"] == "not_running"
     unknown = project.run("send", "nope", "x")
     assert unknown.returncode == 2 and "no service named 'nope'" in unknown.stderr
+    assert project.run("stop").returncode == 0
+
+
+class _Pty:
+    """``corral attach`` run on a terminal of the test's own, read and typed into from here."""
+
+    def __init__(self, project: ProjectDir, *args: str) -> None:
+        import os
+        import subprocess
+
+        from harness import corral_command
+
+        self.master, slave = os.openpty()
+        self.saved = termios.tcgetattr(slave)
+        self.slave = slave
+        self.seen = b""
+        self.process = subprocess.Popen(
+            [*corral_command(), *args],
+            cwd=project.root,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+
+    def read_until(self, wanted: bytes, timeout: float = 10.0) -> bytes:
+        import os
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while wanted not in self.seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {wanted!r} in {self.seen[-2000:]!r}"
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    self.seen += os.read(self.master, 65536)
+                except OSError:
+                    break
+        return self.seen
+
+    def type(self, keys: bytes) -> None:
+        import os
+
+        os.write(self.master, keys)
+
+    def close(self) -> tuple[int, bool]:
+        """The client's exit code, and whether it left the terminal as it found it."""
+        import os
+        import subprocess
+
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # our own child, by its handle
+            code = self.process.wait(timeout=10)
+        restored = termios.tcgetattr(self.slave) == self.saved
+        os.close(self.master)
+        os.close(self.slave)
+        return code, restored
+
+
+@pytest.mark.timeout(60)
+def test_attach_drives_a_debugger_detaches_and_restores_the_terminal(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("app.py", DEBUGGEE)
+    project.write("corral.toml", service_toml("web", [sys.executable, "app.py"], tty=True))  # type: ignore[arg-type]
+    start_ok(project)
+    wait_until(lambda: "(Pdb)" in logs_text(project), message="the pdb prompt")
+    attached = _Pty(project, "attach", "web")
+    try:
+        attached.read_until(b"Ctrl-] detaches")
+        attached.read_until(b"(Pdb)")  # the recent output, replayed
+        attached.type(b"p value * 7\r")
+        attached.read_until(b"42")
+        attached.type(b"c\r")
+        attached.read_until(b"request complete")
+        attached.type(b"\x1d")
+        attached.read_until(b"detached")
+    finally:
+        code, restored = attached.close()
+    assert code == 0 and restored
+    status = json.loads(project.run("status", "--json").stdout)["services"][0]
+    assert status["state"] in ("running", "ready"), status
+    assert project.run("stop").returncode == 0
+
+
+QUITTER = (
+    "import sys\n"
+    "print('type quit', flush=True)\n"
+    "while input('> ') != 'quit':\n"
+    "    pass\n"
+    "print('bye', flush=True)\n"
+)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("ending", ["service exits", "supervisor killed", "SIGTERM", "SIGHUP"])
+def test_attach_restores_the_terminal_however_it_ends(corral_project, ending: str) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+
+    project = corral_project()
+    project.write("quit.py", QUITTER)
+    project.write("corral.toml", service_toml("web", [sys.executable, "quit.py"], tty=True))  # type: ignore[arg-type]
+    start_ok(project)
+    wait_until(lambda: "type quit" in logs_text(project), message="the prompt")
+    attached = _Pty(project, "attach", "web")
+    try:
+        attached.read_until(b"Ctrl-] detaches")
+        attached.read_until(b"> ")
+        assert termios.tcgetattr(attached.slave) != attached.saved  # raw mode while attached
+        if ending == "service exits":
+            attached.type(b"quit\r")
+            attached.read_until(b"terminal closed")
+        elif ending == "supervisor killed":
+            state = json.loads((project.root / ".corral" / "state.json").read_text())
+            os.kill(state["supervisor"]["pid"], signal.SIGKILL)
+            attached.read_until(b"terminal closed")
+        else:
+            attached.process.send_signal(getattr(signal, ending))
+            attached.read_until(f"{ending}: detached".encode())
+    finally:
+        code, restored = attached.close()
+    assert restored, ending
+    assert code == (0 if ending in ("service exits", "supervisor killed") else 1), ending
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_attach_without_a_terminal_or_to_a_plain_service_says_what_to_do(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write(
+        "corral.toml",
+        service_toml("web", hostile(), tty=True) + service_toml("plain", hostile()),
+    )
+    start_ok(project)
+    agent = project.run("attach", "web")  # no terminal, as in an agent's shell
+    assert agent.returncode == 2 and "corral send web" in agent.stderr, agent.stderr
+    attached = _Pty(project, "attach", "plain")
+    try:
+        attached.read_until(b"tty = true")
+    finally:
+        code, restored = attached.close()
+    assert code == 2 and restored
+    assert project.run("stop").returncode == 0
+
+
+WINDOW = (
+    "import os, signal, time\n"
+    "def show(*_):\n"
+    "    size = os.get_terminal_size(1)\n"
+    "    print(f'window {size.columns}x{size.lines}', flush=True)\n"
+    "signal.signal(signal.SIGWINCH, show)\n"
+    "show()\n"
+    "while True:\n"
+    "    time.sleep(1)\n"
+)
+
+
+@pytest.mark.timeout(60)
+def test_attach_gives_the_service_the_window_size_and_follows_it(corral_project) -> None:  # type: ignore[no-untyped-def]
+    import fcntl
+    import signal
+    import struct
+
+    project = corral_project()
+    project.write("window.py", WINDOW)
+    project.write("corral.toml", service_toml("web", [sys.executable, "window.py"], tty=True))  # type: ignore[arg-type]
+    start_ok(project)
+    wait_until(lambda: "window 120x40" in logs_text(project), message="the default size")
+    attached = _Pty(project, "attach", "web")
+    fcntl.ioctl(attached.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    try:
+        attached.read_until(b"Ctrl-] detaches")
+        attached.read_until(b"window 100x30")  # the attached window's size, at attach
+        fcntl.ioctl(attached.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+        attached.process.send_signal(signal.SIGWINCH)  # as its terminal would
+        attached.read_until(b"window 160x50")
+        attached.type(b"\x1d")
+        attached.read_until(b"detached")
+    finally:
+        code, restored = attached.close()
+    assert code == 0 and restored
     assert project.run("stop").returncode == 0

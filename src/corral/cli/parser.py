@@ -136,6 +136,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_logs(commands)
     _add_wait(commands)
     _add_send(commands)
+    _add_attach(commands)
     _add_port(commands)
     _add_free(commands)
     _add_doctor(commands)
@@ -470,6 +471,20 @@ def _add_send(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="how long --wait-for waits (default 10s)",
     )
     command.set_defaults(handler="cmd_send:run_send")
+
+
+def _add_attach(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "attach",
+        parents=[_common()],
+        help="connect your terminal to a tty service's terminal (Ctrl-] detaches)",
+        description="Connect this terminal to the terminal of a service with tty = true: its "
+        "recent output is shown again, every key goes to it, and Ctrl-] detaches, leaving it "
+        "running. The terminal is restored however the session ends. Without a terminal, use "
+        "corral send.",
+    )
+    command.add_argument("service", metavar="SERVICE")
+    command.set_defaults(handler="cmd_attach:run_attach")
 
 
 def _port_number(text: str) -> int:
