@@ -17,6 +17,7 @@ import errno
 import os
 
 READ_SIZE = 65536
+BATCH = 32  # reads per wakeup of the loop at most, so a busy writer cannot starve the rest
 RECENT = 64 * 1024  # bytes of raw output kept for a client that connects later
 REPLAY = 16 * 1024  # of which an attaching client is shown the end (about a screen or more)
 SLOW_CLIENT = 1024 * 1024  # bytes queued for a watcher that does not read: it is dropped
@@ -44,8 +45,12 @@ class Terminal:
         self.loop.add_reader(self.master, self._readable)
 
     def _readable(self) -> None:
-        if self._pump_once() < 0:
-            self._detach()
+        for _ in range(BATCH):  # a pty read gives at most a few KiB: drain more per wakeup
+            got = self._pump_once()
+            if got < 0:
+                self._detach()
+            if got <= 0:
+                return
 
     def _pump_once(self) -> int:
         """Copy one read's worth to the log: the bytes read (0: nothing yet), -1 once the
