@@ -28,6 +28,7 @@ MARGIN = protocol.REPLY_MARGIN
 UNREACHABLE_EXIT_WAIT = 10.0  # seconds for an unreachable supervisor to stop all and exit
 EXIT_GRACE = 2.0  # seconds a supervisor that closed its socket gets to finish exiting
 LAUNCH_ATTEMPTS = 5  # a start that meets supervisors shutting down, one after another
+STOP_ATTEMPTS = 5  # a stop that meets supervisors finishing or starting, one after another
 
 
 def _request(
@@ -80,6 +81,11 @@ def _call_starting(
         sock = ensure_supervisor(project, config_file)
         try:
             return client.call(sock, message, bound)
+        except SupervisorUnavailable:
+            # It closed its socket between our ping and the request: it was finishing a stop
+            # of everything. Wait for its exit, then launch a new one (a start is idempotent).
+            _await_exit(project, max(deadline - time.monotonic(), EXIT_GRACE))
+            continue
         except RemoteError as exc:
             if exc.code != "shutting_down":
                 raise
@@ -94,12 +100,18 @@ def _call_starting(
 
 
 def _await_exit(project: ProjectSpec, bound: float) -> bool:
-    """Wait (bounded) for the project's supervisor to let go of its lock; True once it has."""
+    """Wait (bounded) until the project's supervisor that is shutting down is gone: its lock
+    released, or a new supervisor (launched by a concurrent start) answering and not closing.
+    True once that is so."""
     from corral.locks import supervisor_alive
 
+    sock = socket_path(project.project_id)
     deadline = time.monotonic() + bound
     delay = 0.005
     while supervisor_alive(project.root):
+        pong = client.ping(sock, timeout=0.2) if sock.exists() else None
+        if pong is not None and not pong.get("closing"):
+            return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(delay)
@@ -127,20 +139,66 @@ def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
     if moved is not None:
         return _stop_moved(project, moved, services)
     sock = socket_path(project.project_id)
-    pong = client.ping(sock)
-    if pong is not None:
-        bound = float(pong.get("stop_bound") or stop_bound(project))
-        try:
-            return client.call(sock, _request(project, "stop", services), bound + MARGIN)
-        except SupervisorUnavailable:
-            pass  # it closed its socket after its final stop, between our ping and the call
-    # A supervisor that holds its lock but no longer answers may be finishing its exit (its
-    # final state is written before the socket closes): give it a moment before treating it
-    # as hung, so that its last stop is never followed by a second, competing one.
-    if not _frozen_supervisor(project):
-        _await_exit(project, EXIT_GRACE)
-    reports, problem = _stop_offline(project, services)
+    for _ in range(STOP_ATTEMPTS):
+        pong = client.ping(sock)
+        if pong is not None:
+            bound = float(pong.get("stop_bound") or stop_bound(project))
+            try:
+                return client.call(sock, _request(project, "stop", services), bound + MARGIN)
+            except SupervisorUnavailable:
+                continue  # it closed its socket after its final stop, between ping and call
+        if not _silent_supervisor(project):
+            break
+        # It holds its lock but does not answer: it may be finishing its exit (its final state
+        # is written before the socket closes) or still starting up for a concurrent start.
+        # Give it a moment to do either, so that a stop never competes with its own stop, nor
+        # kills a supervisor that was about to answer.
+        if not _await_answer_or_exit(project, EXIT_GRACE):
+            break  # hung: the offline stop below ends it
+    with _no_launch(project):
+        # A start launching a supervisor now would have it spawn services that the state file
+        # read below does not name yet; holding the launch lock keeps that from racing us.
+        if client.ping(sock) is not None:
+            return stop(project, services)  # one came up meanwhile: it does the stop
+        reports, problem = _stop_offline(project, services)
     return {"reports": reports, "source": "state file", "problem": problem}
+
+
+def _no_launch(project: ProjectSpec) -> Any:
+    """The launch (spawn) lock, when the project has a state directory to hold it in."""
+    import contextlib
+
+    from corral.launch import START_TIMEOUT
+    from corral.locks import locked
+    from corral.paths import spawn_lock_path, state_dir
+
+    if not state_dir(project.root).is_dir():
+        return contextlib.nullcontext()
+    return locked(spawn_lock_path(project.root), START_TIMEOUT)
+
+
+def _silent_supervisor(project: ProjectSpec) -> bool:
+    """A supervisor holds the lock, is not frozen, and did not answer (yet)."""
+    from corral.locks import supervisor_alive
+
+    return supervisor_alive(project.root) and not _frozen_supervisor(project)
+
+
+def _await_answer_or_exit(project: ProjectSpec, bound: float) -> bool:
+    """Wait (bounded) until the project's supervisor answers or lets go of its lock."""
+    from corral.locks import supervisor_alive
+
+    sock = socket_path(project.project_id)
+    deadline = time.monotonic() + bound
+    delay = 0.005
+    while supervisor_alive(project.root):
+        if sock.exists() and client.ping(sock, timeout=0.2) is not None:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True
 
 
 def _stop_moved(
@@ -229,6 +287,8 @@ def _stop_unreachable_supervisor(project: ProjectSpec, state: Any) -> str | None
 
     if not supervisor_alive(project.root):
         return None
+    if client.ping(socket_path(project.project_id), timeout=0.2) is not None:
+        return None  # it answers (a supervisor that started meanwhile): not ours to end
     daemons = _verified_daemons(project, state)
     for sig in (signal.SIGCONT, signal.SIGTERM):
         for identity in daemons.get("supervisor", []) or daemons.get("guard", []):

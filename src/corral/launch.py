@@ -23,6 +23,7 @@ from corral.paths import (
 )
 
 START_TIMEOUT = 15.0
+SPAWN_ATTEMPTS = 3
 
 
 def ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
@@ -46,17 +47,24 @@ def _ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
         if frozen is not None:
             raise frozen
         _refuse_if_moved(project)
-        if not supervisor_alive(project.root):
+        for _ in range(SPAWN_ATTEMPTS):
+            if supervisor_alive(project.root):
+                # Another supervisor holds the lock: one starting up (answering soon), or one
+                # finishing a stop of everything (gone soon). Then launch ours.
+                if _wait_until_answering(project, sock):
+                    return sock
+                continue
             ready = _spawn_guard(project, config_file)
             try:
                 if _await_ready(ready):
                     return sock
             finally:
                 os.close(ready)
-            if not supervisor_alive(project.root):
-                raise _did_not_start(project)
-        _wait_until_answering(project, sock)
-    return sock
+            if client.ping(sock):
+                return sock
+            # No word: our supervisor failed, or found another holding the lock that may have
+            # exited since. Try again; a supervisor that cannot start fails every time.
+        raise _did_not_start(project)
 
 
 def _spawn_guard(project: ProjectSpec, config_file: Path | None) -> int:
@@ -108,14 +116,16 @@ def _await_ready(ready: int) -> bool:
     return False
 
 
-def _wait_until_answering(project: ProjectSpec, sock: Path) -> None:
+def _wait_until_answering(project: ProjectSpec, sock: Path) -> bool:
+    """True once the lock holder answers; False once it has let go of the lock (it exited).
+    A holder that does neither within ``START_TIMEOUT`` did not start."""
     deadline = time.monotonic() + START_TIMEOUT
     delay = 0.005
     while time.monotonic() < deadline:
         if client.ping(sock, timeout=1.0):
-            return
-        if not supervisor_alive(project.root) and time.monotonic() > deadline - START_TIMEOUT + 2:
-            break
+            return True
+        if not supervisor_alive(project.root):
+            return False
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
     raise _did_not_start(project)
