@@ -27,6 +27,7 @@ STATUS_TIMEOUT = 1.0
 MARGIN = protocol.REPLY_MARGIN
 UNREACHABLE_EXIT_WAIT = 10.0  # seconds for an unreachable supervisor to stop all and exit
 EXIT_GRACE = 2.0  # seconds a supervisor that closed its socket gets to finish exiting
+SILENT_GRACE = 5.0  # seconds a silent lock holder (starting, or exiting) gets before a stop ends it
 LAUNCH_ATTEMPTS = 5  # a start that meets supervisors shutting down, one after another
 STOP_ATTEMPTS = 5  # a stop that meets supervisors finishing or starting, one after another
 
@@ -153,7 +154,7 @@ def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
         # is written before the socket closes) or still starting up for a concurrent start.
         # Give it a moment to do either, so that a stop never competes with its own stop, nor
         # kills a supervisor that was about to answer.
-        if not _await_answer_or_exit(project, EXIT_GRACE):
+        if not _await_answer_or_exit(project, SILENT_GRACE):
             break  # hung: the offline stop below ends it
     with _no_launch(project):
         # A start launching a supervisor now would have it spawn services that the state file
