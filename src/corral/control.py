@@ -145,9 +145,12 @@ def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
         if pong is not None:
             bound = float(pong.get("stop_bound") or stop_bound(project))
             try:
-                return client.call(sock, _request(project, "stop", services), bound + MARGIN)
+                result = client.call(sock, _request(project, "stop", services), bound + MARGIN)
             except SupervisorUnavailable:
                 continue  # it closed its socket after its final stop, between ping and call
+            if not services:
+                _await_exit(project, EXIT_GRACE)  # it exits right after its reply: wait for it
+            return result
         if not _silent_supervisor(project):
             break
         # It holds its lock but does not answer: it may be finishing its exit (its final state
