@@ -195,6 +195,10 @@ class Supervisor:
         self.engine.events.emit("supervisor_exited", reason=self.exit_reason)
         self.engine.save()
         self.engine.sealed = True
+        if not survivors:  # nothing left for ls or nuke to find; before the stop's reply
+            from corral import registry
+
+            registry.forget(self.engine.project.project_id)
         return reports
 
     async def _close(self) -> None:
@@ -701,8 +705,6 @@ def main(argv: list[str]) -> int:
     log_line(f"supervising {project.name} ({project.root}), run {state.run_id}")
     supervisor = Supervisor(engine, Path(state.socket or ""), ready_fd)
     asyncio.run(supervisor.serve())
-    if not (engine.state.ended or {}).get("incomplete"):
-        registry.forget(project.project_id)  # nothing left: nothing for ls or nuke to find
     log_line("exited")
     return 0
 
