@@ -100,10 +100,10 @@ def _call_starting(
     )
 
 
-def _await_exit(project: ProjectSpec, bound: float) -> bool:
-    """Wait (bounded) until the project's supervisor that is shutting down is gone: its lock
-    released, or a new supervisor (launched by a concurrent start) answering and not closing.
-    True once that is so."""
+def _await_exit(project: ProjectSpec, bound: float, *, closing_ok: bool = False) -> bool:
+    """Wait (bounded) until the project's supervisor lets go of its lock, or a supervisor
+    answers on its socket: one not closing (a new one, launched by a concurrent start), or,
+    with ``closing_ok``, any. True once that is so, False at the bound."""
     from corral.locks import supervisor_alive
 
     sock = socket_path(project.project_id)
@@ -111,7 +111,7 @@ def _await_exit(project: ProjectSpec, bound: float) -> bool:
     delay = 0.005
     while supervisor_alive(project.root):
         pong = client.ping(sock, timeout=0.2) if sock.exists() else None
-        if pong is not None and not pong.get("closing"):
+        if pong is not None and (closing_ok or not pong.get("closing")):
             return True
         if time.monotonic() >= deadline:
             return False
@@ -157,7 +157,7 @@ def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
         # is written before the socket closes) or still starting up for a concurrent start.
         # Give it a moment to do either, so that a stop never competes with its own stop, nor
         # kills a supervisor that was about to answer.
-        if not _await_answer_or_exit(project, SILENT_GRACE):
+        if not _await_exit(project, SILENT_GRACE, closing_ok=True):
             break  # hung: the offline stop below ends it
     with _no_launch(project):
         # A start launching a supervisor now would have it spawn services that the state file
@@ -186,23 +186,6 @@ def _silent_supervisor(project: ProjectSpec) -> bool:
     from corral.locks import supervisor_alive
 
     return supervisor_alive(project.root) and not _frozen_supervisor(project)
-
-
-def _await_answer_or_exit(project: ProjectSpec, bound: float) -> bool:
-    """Wait (bounded) until the project's supervisor answers or lets go of its lock."""
-    from corral.locks import supervisor_alive
-
-    sock = socket_path(project.project_id)
-    deadline = time.monotonic() + bound
-    delay = 0.005
-    while supervisor_alive(project.root):
-        if sock.exists() and client.ping(sock, timeout=0.2) is not None:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    return True
 
 
 def _stop_moved(
