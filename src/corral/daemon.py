@@ -237,7 +237,7 @@ class Supervisor:
             await asyncio.sleep(TICK)
             try:
                 self.engine.sampler.sample()
-                now = time.monotonic()
+                now = self.engine.clock.monotonic()
                 if now - last_refresh >= HOUSEKEEPING:
                     self._check_root()
                     await self._heal_socket()
@@ -247,7 +247,7 @@ class Supervisor:
                 self.engine.save()
             except Exception as exc:  # a failed tick must not kill the supervisor
                 log_line(f"tick failed: {exc!r}")
-            idle = time.monotonic() - self.engine.last_touch
+            idle = self.engine.clock.monotonic() - self.engine.last_touch
             lease = self.engine.state.lease
             if lease and idle > lease and not self.done.is_set():
                 self._lease_expired(lease)
@@ -425,7 +425,7 @@ class Supervisor:
     async def op_hurry(self, message: dict[str, Any]) -> dict[str, Any]:
         """Stops in progress SIGKILL now instead of waiting out their grace."""
         self.engine.hurry.set()
-        self.engine.hurried_at = time.monotonic()
+        self.engine.hurried_at = self.engine.clock.monotonic()
         log_line("stop escalated: killing what is left now")
         return {}
 

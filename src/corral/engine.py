@@ -12,12 +12,12 @@ import dataclasses
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from corral import events, logs, oslayer, ports, runner, staleness, status
+from corral.clock import SYSTEM, Clock
 from corral.errors import CorralError, NoTerminal, NothingRunning, check_services
 from corral.lifecycle import ALIVE, DOWN, SATISFIED, Action, Event, RestartRules, State, decide
 from corral.model import ProjectSpec, RunRecord, ServiceSpec
@@ -46,7 +46,7 @@ class Engine:
         state: ProjectState,
         state_dir: Path,
         log: Callable[[str], None],
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.project = project
         self.state = state
@@ -58,7 +58,7 @@ class Engine:
         self.base_env: dict[str, str] = dict(os.environ)
         self.services: dict[str, Service] = {}
         self.sampler = logs.LogSampler(state_dir, [])
-        self.events = events.EventLog(state_dir, clock)
+        self.events = events.EventLog(state_dir, clock.time)
         self.cgroup_root = self._cgroup_root()
         self.dirty = True
         self.save_pending = False
@@ -68,7 +68,7 @@ class Engine:
         self.survey = staleness.Survey()  # shared by the services' stale checks
         self.gate: runner.StartGate | None = None  # services spawned this turn wait behind it
         self.head_read: tuple[float, str | None] = (float("-inf"), None)  # see _git_head
-        self.last_touch = time.monotonic()
+        self.last_touch = self.clock.monotonic()
         self.cleaned: list[str] = []  # orphans stopped for the current start, to report
         self.auto_restart: set[str] = set()  # services restarted when their files change
         self.hurry = asyncio.Event()  # set: stops in progress skip the rest of their grace
@@ -147,7 +147,7 @@ class Engine:
 
     def transition(self, service: Service, event: Event, **facts: Any) -> None:
         rules = self._rules(service.spec)
-        decision = decide(service.state, event, rules, now=self.clock(), **facts)
+        decision = decide(service.state, event, rules, now=self.clock.monotonic(), **facts)
         if decision.state is not service.state:
             self.log(f"{service.spec.name}: {service.state} -> {decision.state} ({event})")
         previous = service.state
@@ -235,7 +235,7 @@ class Engine:
             self.background(self._start_one(self.services[name]))
         failed = None
         if wait:
-            failed = await self._wait_ready(order, time.monotonic() + timeout)
+            failed = await self._wait_ready(order, self.clock.monotonic() + timeout)
             # one that was ready but died while the others got ready is this start's failure
             failed = failed or next(
                 (n for n in order if self.services[n].state not in SATISFIED), None
@@ -283,7 +283,7 @@ class Engine:
         order = self.resolve(names, with_dependencies=False)
         if not names:
             order = [n for n in order if self.services[n].state not in DOWN]
-        failed = await self._wait_ready(order, time.monotonic() + timeout)
+        failed = await self._wait_ready(order, self.clock.monotonic() + timeout)
         return {"services": [self.describe(n) for n in order], "failed": failed}
 
     async def _claim_ports(self, service: Service) -> str | None:
@@ -376,7 +376,7 @@ class Engine:
                     return name
             if not waiting:
                 return None
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
                 waiting[0].record.note = "not ready before the start timeout"
                 return waiting[0].spec.name
@@ -402,7 +402,7 @@ class Engine:
             )
         except (runner.SpawnFailed, OSError) as exc:  # OSError: e.g. no space for the log file
             service.record.note = str(exc)
-            service.record.last_exit = {"code": 127, "signal": None, "time": self.clock()}
+            service.record.last_exit = {"code": 127, "signal": None, "time": self.clock.time()}
             self.log(f"{spec.name}: {exc}")
             self.transition(service, Event.EXIT, failed=True, recent_exits=service.exits)
             return
@@ -461,7 +461,7 @@ class Engine:
 
     def _git_head(self) -> str | None:
         """The project's git HEAD, read once for the services spawned together."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now - self.head_read[0] > HEAD_SHARED:
             self.head_read = (now, staleness.git_head(self.project.root))
         return self.head_read[1]
@@ -517,7 +517,7 @@ class Engine:
                 continue
             assert service.run is not None
             service.run.exit_status = status
-            service.run.exited_at = self.clock()
+            service.run.exited_at = self.clock.time()
             self._check_run_over(service)
 
     def _service_of_leader(self, pid: int) -> Service | None:
@@ -538,19 +538,19 @@ class Engine:
         assert run.exit_status is not None
         code = os.waitstatus_to_exitcode(run.exit_status)
         if service.state is State.READY and service.record.note == NO_PROBE:
-            uptime = self.clock() - (run.started_at or self.clock())
+            uptime = self.clock.time() - (run.started_at or self.clock.time())
             service.record.note = (
                 f"exited {uptime:.1f}s after it started, after it was reported ready without a "
                 f"probe (it stayed up {self.settle_time:g}s): give it a ready probe"
             )
         failed = code != 0
-        service.record.last_exit = _exit_info(run.exit_status, self.clock())
+        service.record.last_exit = _exit_info(run.exit_status, self.clock.time())
         self.log(f"{service.spec.name}: pid {run.pid} {_describe_status(run.exit_status)}")
         logs.write_marker(
             self.state_dir, service.spec.name, f"corral: {_describe_status(run.exit_status)}"
         )
         recent = list(service.exits)
-        service.exits.append(self.clock())
+        service.exits.append(self.clock.monotonic())
         self.transition(service, Event.EXIT, failed=failed, recent_exits=recent)
 
     def _end_run(self, service: Service) -> None:
@@ -565,8 +565,8 @@ class Engine:
     ) -> list[StopReport]:
         """Stop services, dependents before their dependencies, independent ones in parallel."""
         self.touch()
-        self.stop_began = time.monotonic()  # the services stopped together share scans
-        stale_hurry = time.monotonic() - self.hurried_at > HURRY_VALID
+        self.stop_began = self.clock.monotonic()  # the services stopped together share scans
+        stale_hurry = self.clock.monotonic() - self.hurried_at > HURRY_VALID
         if stale_hurry and not any(s.stop_task for s in self.services.values()):
             self.hurry = asyncio.Event()  # a new stop is patient again, unless hurried just now
         selected = self.resolve(names, with_dependencies=False)
@@ -638,7 +638,7 @@ class Engine:
         )
         self.reap()
         if run is not None and run.exit_status is not None:
-            report.exit = _exit_info(run.exit_status, run.exited_at or self.clock())
+            report.exit = _exit_info(run.exit_status, run.exited_at or self.clock.time())
             service.record.last_exit = report.exit
         self._end_run(service)
         service.record.note = None if report.ok else "stop incomplete: see the stop report"
@@ -678,7 +678,7 @@ class Engine:
     # ---- housekeeping --------------------------------------------------------------------
 
     def touch(self) -> None:
-        self.last_touch = time.monotonic()
+        self.last_touch = self.clock.monotonic()
 
     def busy(self) -> bool:
         return any(s.state not in DOWN for s in self.services.values())
@@ -691,7 +691,7 @@ class Engine:
         a settled one every ``SETTLED_REFRESH`` seconds: that is most of an idle supervisor's
         cost, and the other layers find what a late look would miss."""
         found: dict[int, Service] = {}
-        now = time.monotonic()
+        now = self.clock.monotonic()
         for service in self.services.values():
             run = service.run
             if run is None:
@@ -837,7 +837,7 @@ class Engine:
         """The run's members by the cheap layers, taken again only after a transition or a reap
         (the events that change them, forks aside) or ``MEMBERS_FRESH`` seconds: a status of
         200 services does not re-read 200 process trees and cgroups."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         seen = self.members_seen.get(service.spec.name)
         if seen is not None and seen[1] == self.generation and now - seen[0] < MEMBERS_FRESH:
             return seen[2]
@@ -866,7 +866,7 @@ class Engine:
             if not lease
             else {
                 "ttl": lease,
-                "expires_in": round(lease - (time.monotonic() - self.last_touch), 1),
+                "expires_in": round(lease - (self.clock.monotonic() - self.last_touch), 1),
             },
         )
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
 from corral import logs, oslayer, probes, runner
+from corral.clock import Clock
 from corral.lifecycle import Event, State
 from corral.model import ProbeKind, ProcessIdentity, ProjectSpec, ReadyProbe
 from corral.reclaim import holds_run
@@ -34,6 +34,7 @@ class Host(Protocol):
     run_id: str
     base_env: dict[str, str]
     settle_time: float
+    clock: Clock
     probe_children: dict[int, tuple[subprocess.Popen[bytes], asyncio.Future[int]]]
 
     def transition(self, service: Service, event: Event) -> None: ...
@@ -79,7 +80,7 @@ class Readiness:
     async def _probe_loop(
         self, service: Service, run: runner.Run, probe: probes.Probe, ready: ReadyProbe
     ) -> None:
-        begun = time.monotonic()
+        begun = self.host.clock.monotonic()
         deadline = begun + ready.timeout
         pause = min(FIRST_POLL, ready.interval)
         while service.run is run and service.state is State.STARTING:
@@ -90,7 +91,7 @@ class Readiness:
                 service.record.note = None
                 self.host.transition(service, Event.READY)
                 return
-            if time.monotonic() >= deadline:
+            if self.host.clock.monotonic() >= deadline:
                 service.record.note = f"not ready after {ready.timeout:g}s: {result.reason}"
                 self.host.log(f"{service.spec.name}: {service.record.note}")
                 self.host.transition(service, Event.PROBE_FAILED)
@@ -100,7 +101,7 @@ class Readiness:
                 service.record.note = note
                 service.notify()
             await asyncio.sleep(pause)
-            if time.monotonic() - begun > QUICK_PHASE:  # most services are ready by then
+            if self.host.clock.monotonic() - begun > QUICK_PHASE:  # most services are ready by then
                 pause = min(pause * 2, ready.interval)
             else:  # 2, 3, 4.5, 6.75, 10 ms: as many probes as a 10 ms poll, sooner at first
                 pause = min(pause * 1.5, QUICK_POLL, ready.interval)

@@ -1,0 +1,56 @@
+"""The engine constructed in this process, on a clock the test moves by hand: no supervisor,
+no spawned services. What it decides from time (leases, idleness) follows the injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corral import oslayer
+from corral.clock import ManualClock
+from corral.engine import Engine
+from corral.model import ProjectSpec, ServiceSpec
+from corral.paths import project_id
+from corral.state import ProjectState
+
+
+def make_engine(root: Path, clock: ManualClock, *services: ServiceSpec) -> Engine:
+    pid = project_id(root)
+    project = ProjectSpec(
+        name="p", root=root, project_id=pid, config_files=(), services=tuple(services)
+    )
+    state = ProjectState(project_id=pid, root=str(root), boot_id=oslayer.boot_id())
+    state_dir = root / ".corral"
+    state_dir.mkdir(exist_ok=True)
+    return Engine(project, state=state, state_dir=state_dir, log=lambda _line: None, clock=clock)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def engine(tmp_path: Path, clock: ManualClock) -> Iterator[Engine]:
+    spec = ServiceSpec("web", "true", tmp_path, {})
+    made = make_engine(tmp_path, clock, spec)
+    yield made
+    if made.cgroup_root is not None:  # the engine made its project's cgroup: remove it
+        oslayer.cgroup_remove(made.cgroup_root)
+
+
+def test_lease_counts_down_on_the_injected_clock(engine: Engine, clock: ManualClock) -> None:
+    engine.state.lease = 60.0
+    engine.touch()
+    clock.advance(45.5)
+    assert engine.status()["lease"]["expires_in"] == 14.5
+    engine.touch()  # any client contact starts the lease again
+    assert engine.status()["lease"]["expires_in"] == 60.0
+
+
+def test_events_carry_the_clocks_wall_time(engine: Engine, clock: ManualClock) -> None:
+    clock.advance(2.0)
+    event = engine.events.emit("supervisor_started", pid=1, run_id="r")
+    assert event["time"] == round(clock.time(), 3)
