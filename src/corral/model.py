@@ -169,6 +169,7 @@ class RunRecord:
     run_id: str | None = None
     leader: ProcessIdentity | None = None
     pgid: int | None = None
+    sid: int | None = None  # the session its leader made (every service leads one)
     cgroup: str | None = None
     lifeline: str | None = None  # "pipe:[inode]" of its lifeline pipe, or its lifeline file
     members: list[ProcessIdentity] = field(default_factory=list)
@@ -205,6 +206,7 @@ class RunRecord:
         values["leader"] = ProcessIdentity.from_dict(leader) if isinstance(leader, dict) else None
         values["members"] = [ProcessIdentity.from_dict(m) for m in values.get("members") or []]
         values["ports"] = tuple(int(port) for port in values.get("ports") or ())
+        values["sid"] = values.get("sid") if type(values.get("sid")) is int else None
         values["stop_signal"] = int(values.get("stop_signal", DEFAULT_STOP_SIGNAL))
         values["stop_timeout"] = float(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT))
         return cls(**values)

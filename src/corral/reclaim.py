@@ -89,11 +89,11 @@ class StopReport:
 
 @dataclass
 class Scan:
-    """One pass over every process of ours: markers, and the pipes each holds.
+    """One pass over every process of ours: markers, the pipes each holds, who is whose child.
 
     Stops that run at the same moment share it. That is sound for any scan begun after the run
     started: a process alive when the scan began and belonging to the run is in it (or in the
-    cgroup, tree and records, read fresh), and a process born later descends from one that was.
+    cgroup and records, read fresh), and a process born later descends from one that was.
     So a scan that finds nobody proves nobody is left; one that finds survivors just means
     "look again" with a newer scan.
     """
@@ -101,9 +101,18 @@ class Scan:
     taken: float  # time.monotonic() when the pass began
     markers: dict[int, dict[str, str]]
     pipes: dict[str, set[int]]
+    tree: oslayer.ProcessTree = field(default_factory=oslayer.ProcessTree)  # built on first use
+    _orphans: list[oslayer.Orphan] | None = None
+
+    def orphans(self) -> list[oslayer.Orphan]:
+        """Processes of ours that no layer can attribute (see ``unverified``), read once."""
+        if self._orphans is None:
+            self._orphans = oslayer.unreadable_orphans()
+        return self._orphans
 
 
 _latest_scan: Scan | None = None
+_turn_tree: oslayer.ProcessTree | None = None
 
 
 def process_scan(newer_than: float) -> Scan:
@@ -115,12 +124,36 @@ def process_scan(newer_than: float) -> Scan:
     return _latest_scan
 
 
+def tree_this_turn() -> oslayer.ProcessTree:
+    """One process tree per turn of the running event loop (a fresh one outside a loop): the
+    stops, probes and status reads of many services in one turn share it."""
+    global _turn_tree
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return oslayer.ProcessTree()
+    if _turn_tree is None:
+        _turn_tree = oslayer.ProcessTree()
+        loop.call_soon(_forget_turn_tree)
+    return _turn_tree
+
+
+def _forget_turn_tree() -> None:
+    global _turn_tree
+    _turn_tree = None
+
+
 def find_members(
-    trace: RunRecord, exclude: Iterable[int] = (), scan: Scan | None = None
+    trace: RunRecord,
+    exclude: Iterable[int] = (),
+    scan: Scan | None = None,
+    known: Iterable[ProcessIdentity] = (),
 ) -> dict[int, Member]:
     """Every live process of the run, found by every layer, each verified by identity.
-    ``scan`` (see ``Scan``) stands in for the marker and lifeline passes over all processes."""
+    ``scan`` (see ``Scan``) stands in for the marker and lifeline passes over all processes;
+    ``known`` are members found before (a stop's earlier passes), still members while alive."""
     excluded = {os.getpid(), *exclude}
+    tree = scan.tree if scan is not None else oslayer.ProcessTree()
     found: dict[int, set[str]] = {}
 
     def add(pids: Iterable[int], layer: str) -> None:
@@ -128,12 +161,13 @@ def find_members(
             if pid not in excluded:
                 found.setdefault(pid, set()).add(layer)
 
-    for identity in [trace.leader, *trace.members]:
+    for identity in [trace.leader, *trace.members, *known]:
         if identity is not None and same_process(identity):
             add([identity.pid], "recorded")
     cgroup = trusted_cgroup(trace)
     if cgroup is not None:
         add(oslayer.cgroup_procs(cgroup), "cgroup")
+    add(session_members(trace, tree), "session")
     markers = scan.markers if scan is not None else oslayer.scan_markers()
     add(_marker_hits(trace, markers), "marker")
     if trace.lifeline:
@@ -146,8 +180,20 @@ def find_members(
     # holds the read end of every lifeline and is the parent of every leader.
     for pid in [pid for pid in found if _has_role(pid, markers)]:
         del found[pid]
-    add(_descendants(found), "tree")
+    add(descendants(found, tree), "tree")
     return _verified(found, trace)
+
+
+def session_members(trace: RunRecord, tree: oslayer.ProcessTree) -> list[int]:
+    """The processes in the session the run's leader made: a double fork that left the process
+    group but kept the session (no setsid) is still in it. Trusted only while the leader, the
+    session's pid, is the same process, checked after the session was read: while it lives no
+    other session can have its number."""
+    leader = trace.leader
+    if leader is None or trace.sid is None or trace.sid != leader.pid:
+        return []
+    pids = tree.session(trace.sid)
+    return pids if pids and same_process(leader) else []
 
 
 def trusted_cgroup(trace: RunRecord) -> Path | None:
@@ -209,15 +255,16 @@ def _marker_hits(trace: RunRecord, scanned: dict[int, dict[str, str]]) -> list[i
     ]
 
 
-def _descendants(roots: Iterable[int]) -> list[int]:
+def descendants(roots: Iterable[int], tree: oslayer.ProcessTree) -> set[int]:
+    """Every process below ``roots`` (not the roots themselves) in ``tree``."""
     seen: set[int] = set()
     stack = list(roots)
     while stack:
-        for child in oslayer.children(stack.pop()):
+        for child in tree.children(stack.pop()):
             if child not in seen:
                 seen.add(child)
                 stack.append(child)
-    return list(seen)
+    return seen
 
 
 def _verified(found: dict[int, set[str]], trace: RunRecord) -> dict[int, Member]:
@@ -260,11 +307,11 @@ async def reclaim(
     signalled: set[int] = set()
     early = group_pinned and trace.pgid is not None
     if early:  # the group first, found by the cheap layers: it exits while the scan runs
-        seen = find_members(trace, excluded, Scan(started, {}, {}))
+        seen = find_members(trace, excluded, Scan(started, {}, {}, tree_this_turn()))
         signalled = _signal_all(trace, seen, trace.stop_signal, signalled, group=True)
         await asyncio.sleep(0)  # the stops begun with ours signal their groups too
     scan = process_scan(started if since is None else since)
-    members = find_members(trace, excluded, scan)
+    members = find_members(trace, excluded, scan, _identities(seen))
     seen.update(members)
     if seen:
         report.outcome = StopOutcome.EXITED
@@ -285,7 +332,7 @@ async def reclaim(
     report.swept = [m.describe() for m in seen.values() if "group" not in m.layers]
     report.survivors = [m.describe() for m in members.values()]
     report.ports_held = await _verify_ports(trace, excluded, seen, scan.taken)
-    report.unverified = unverified(trace, {*excluded, *seen})
+    report.unverified = unverified(trace, {*excluded, *seen}, scan)
     if report.survivors or report.ports_held:
         report.outcome = StopOutcome.FAILED
     elif report.unverified is not None:
@@ -295,23 +342,42 @@ async def reclaim(
     return report
 
 
-def unverified(trace: RunRecord, known: Iterable[int]) -> dict[str, Any] | None:
+def unverified(trace: RunRecord, known: Iterable[int], scan: Scan) -> dict[str, Any] | None:
     """Why a stop that left nothing it could find still cannot say nothing is left, or None.
 
     Where no layer can prove absence (no subreaper, no cgroup: the portable layer), two things
     are evidence that something escaped: the run's lifeline file is still locked although no
     process holding it was found, and processes of ours whose environment cannot be read (macOS
-    hides it for Apple binaries; ``env -i`` empties it) that started after the run, in its
-    directory. Those are reported, never signalled: nothing proves they are the run's."""
-    candidates = set(oslayer.unreadable_environments(trace.started_at, trace.cwd))
+    hides it for Apple binaries; ``env -i`` empties it) that left every tree after the run
+    started, in its directory. Those are reported, never signalled: nothing proves they are the
+    run's. ``scan`` is the stop's last pass (begun after what it found was gone)."""
+    candidates = {orphan.pid for orphan in _suspects(trace, scan.orphans())}
     candidates -= {*known, os.getpid()}
-    if candidates:  # one that holds a lifeline belongs to that run (another service's)
-        candidates -= {pid for pids in oslayer.scan_pipe_holders().values() for pid in pids}
+    # One that holds a lifeline belongs to that run (another service's).
+    candidates -= {pid for pids in scan.pipes.values() for pid in pids}
     suspects = [{"pid": pid, "command": oslayer.cmdline(pid)} for pid in sorted(candidates)]
     held = bool(trace.lifeline) and oslayer.lifeline_held(trace.lifeline or "")
     if not suspects and not held:
         return None
     return {"could_escape": oslayer.ESCAPES, "lifeline_held": held, "suspects": suspects}
+
+
+def _suspects(trace: RunRecord, orphans: list[oslayer.Orphan]) -> list[oslayer.Orphan]:
+    """The orphans that started with the run or later (a second's slack for clock rounding),
+    in its directory or below it."""
+    if trace.started_at is None or trace.cwd is None or not orphans:
+        return []
+    root = os.path.realpath(trace.cwd)
+    return [
+        orphan
+        for orphan in orphans
+        if orphan.started >= trace.started_at - 1.0
+        and (orphan.cwd == root or orphan.cwd.startswith(root + os.sep))
+    ]
+
+
+def _identities(members: dict[int, Member]) -> list[ProcessIdentity]:
+    return [member.identity for member in members.values()]
 
 
 def _signal_all(
@@ -359,7 +425,7 @@ async def _wait_gone(
         remaining = max(0.0, deadline - time.monotonic())
         settled = await _until_exited(members.values(), min(poll, remaining), hurry)
         scan = process_scan(max(settled, scan.taken))  # stops settled together share it
-        members = find_members(trace, excluded, scan)
+        members = find_members(trace, excluded, scan, _identities(seen))
         seen.update(members)
         if not members or time.monotonic() >= deadline or (hurry is not None and hurry.is_set()):
             return members, scan
@@ -442,13 +508,13 @@ async def _kill_rounds(
             oslayer.cgroup_kill(cgroup)
         if round_number > 0:
             scan = process_scan(scan.taken)
-            members = find_members(trace, excluded, scan)
+            members = find_members(trace, excluded, scan, _identities(seen))
             seen.update(members)
         if not members:
             return {}
         _signal_all(trace, members, signal.SIGKILL, set(), group=group_pinned)
         await _until_exited(members.values(), KILL_ROUND_WAIT)
-    return find_members(trace, excluded, process_scan(scan.taken))
+    return find_members(trace, excluded, process_scan(scan.taken), _identities(seen))
 
 
 async def _freeze(
@@ -472,7 +538,7 @@ async def _freeze(
         frozen.update(fresh)
         await asyncio.sleep(0)  # the socket keeps answering between scans
         scan = process_scan(time.monotonic())
-        members = find_members(trace, excluded, scan)
+        members = find_members(trace, excluded, scan, _identities(seen))
         seen.update(members)
     return {**frozen, **members}, scan
 

@@ -1,9 +1,10 @@
 """Spawning one run of a service with every containment layer the platform has.
 
-Between fork and exec the child joins its own process group and cgroup leaf and asks for SIGKILL
-when the supervisor dies. It inherits the markers in its environment and the write end of the
-run's lifeline pipe; its stdout and stderr are the service's log file (never a pipe: a writer must
-never block because nobody reads, nor die because the supervisor did).
+Between fork and exec the child leads a session (so a process group) of its own, joins its
+cgroup leaf and asks for SIGKILL when the supervisor dies. It inherits the markers in its
+environment and the write end of the run's lifeline pipe; its stdout and stderr are the
+service's log file (never a pipe: a writer must never block because nobody reads, nor die
+because the supervisor did).
 
 The supervisor forks and returns at once: it does not wait for the child to reach exec (as
 ``subprocess`` does), so ten services start side by side instead of one after another while
@@ -124,10 +125,8 @@ def spawn(
         pid = os.fork()
         if pid == 0:
             child.become()  # never returns
-        if slave < 0:
-            with contextlib.suppress(OSError):  # both sides set it, as shells do: no window
-                os.setpgid(pid, pid)
-        # (A terminal's child makes its own session, which a group set from here would refuse.)
+        # The child makes its own session (so its own group) as its first act; a group set
+        # from here first would make that fail. Until then its pidfd reaches it.
     except OSError as exc:
         if read_end >= 0:
             os.close(read_end)
@@ -146,6 +145,7 @@ def spawn(
         spec.name,
         run_id=run_id,
         pgid=pid,
+        sid=pid,
         cgroup=str(cgroup) if cgroup else None,
         ports=spec.ports,
         stop_signal=spec.stop_signal,
@@ -257,7 +257,7 @@ class _Child:
             self._write_started()  # straight to the log, before the terminal's output
             terminal.take_terminal(self.terminal)  # a new session, so a new group too
         else:
-            os.setpgid(0, 0)
+            os.setsid()  # a session of its own: what leaves the group but not the session is found
         if self.cgroup is not None:
             oslayer.cgroup_join(self.cgroup)
         oslayer.set_parent_death_signal(signal.SIGKILL)

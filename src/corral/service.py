@@ -14,7 +14,13 @@ from typing import Any
 from corral import oslayer, runner, staleness
 from corral.lifecycle import State
 from corral.model import ServiceSpec
-from corral.reclaim import StopReport, same_process
+from corral.reclaim import (
+    StopReport,
+    descendants,
+    same_process,
+    session_members,
+    tree_this_turn,
+)
 from corral.state import ServiceRecord
 
 
@@ -47,23 +53,16 @@ class Service:
 
 
 def quick_members(service: Service) -> set[int]:
-    """The run's processes by the cheap layers (tree, cgroup, records): for probes and status."""
+    """The run's processes by the cheap layers (tree, session, cgroup, records): for probes and
+    status. One process tree serves every service asked about in the same loop turn."""
     run = service.run
     if run is None:
         return set()
-    pids = {run.pid, *descendants(run.pid)}
+    tree = tree_this_turn()
+    pids = {run.pid, *descendants([run.pid], tree)}
     if run.cgroup is not None:
         pids.update(oslayer.cgroup_procs(run.cgroup))
+    else:  # without a cgroup, what left the tree but kept the session
+        pids.update(session_members(run.record, tree))
     pids.update(m.pid for m in run.record.members if same_process(m))
     return pids
-
-
-def descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    stack = [pid]
-    while stack:
-        for child in oslayer.children(stack.pop()):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found

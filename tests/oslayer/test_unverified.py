@@ -45,6 +45,29 @@ def test_a_double_forked_daemon_with_no_fds_and_no_environment(corral_project) -
             psutil.Process(daemon).kill()
 
 
+def test_a_double_forked_daemon_that_kept_the_session_is_swept(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """It left the process group and the tree, closed every descriptor and emptied its
+    environment, but never called setsid: the session its service leads still holds it."""
+    project = corral_project()
+    pidfile = project.root / "pids"
+    flags = ("--pidfile", str(pidfile), "--double-fork", "--keep-session")
+    project.write("Procfile", f"web: {hostile(*flags, '--scrub-env', '--close-fds')}\n")
+    assert project.run("start", timeout=60).returncode == 0
+    wait_until(lambda: "daemon" in read_pids(pidfile).values(), message="the daemon")
+    daemon = next(pid for pid, role in read_pids(pidfile).items() if role == "daemon")
+    try:
+        assert os.getpgid(daemon) != os.getsid(daemon)  # out of the group, in the session
+        code, document = stop_json(project)
+        (report,) = document["reports"]
+        assert code == 0 and report["ok"] is True and report["unverified"] is None, report
+        swept = {s["pid"]: s["layers"] for s in report["swept"]}
+        assert "session" in swept.get(daemon, []), report
+        assert not pid_alive(daemon)
+    finally:
+        if pid_alive(daemon):
+            psutil.Process(daemon).kill()
+
+
 def test_an_orphaned_system_binary_that_kept_the_lifeline_is_swept(corral_project) -> None:  # type: ignore[no-untyped-def]
     """Like ``ssh -f``: a system binary (whose environment macOS hides, and the portable layer
     hides on Linux) double-forked away from the service; the lifeline finds it."""

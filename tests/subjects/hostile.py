@@ -51,9 +51,13 @@ def serve(args: argparse.Namespace, role: str) -> None:
 
 
 def daemonize(args: argparse.Namespace) -> None:
-    """Classic double fork: the service's own process sleeps on; the daemon escapes its group."""
+    """Classic double fork: the service's own process sleeps on; the daemon escapes its group
+    (and its session, unless ``--keep-session``: a new group only, as ``setpgid`` makes)."""
     if os.fork() == 0:
-        os.setsid()
+        if args.keep_session:
+            os.setpgid(0, 0)
+        else:
+            os.setsid()
         if os.fork() == 0:
             if args.close_fds:  # the lifeline too: only stdio stays
                 os.closerange(3, 4096)
@@ -95,6 +99,7 @@ def main() -> None:
     parser.add_argument("--double-fork", action="store_true")
     parser.add_argument("--setsid-child", action="store_true")
     parser.add_argument("--scrub-env", action="store_true")
+    parser.add_argument("--keep-session", action="store_true", help="the double fork: no setsid")
     parser.add_argument("--close-fds", action="store_true", help="the daemon closes fds >= 3")
     parser.add_argument("--crash", type=int)
     parser.add_argument("--flood", type=int, help="write this many bytes to stdout first")

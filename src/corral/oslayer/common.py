@@ -59,3 +59,13 @@ class Capabilities:
             "lifeline fd": True,  # a pipe on Linux, a locked file elsewhere
             "inet_diag ports": self.inet_diag,
         }
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A process of ours that left every tree (its parent is init) and whose environment cannot
+    be read: where no layer proves absence, a possible escapee of some run."""
+
+    pid: int
+    started: float  # seconds since the epoch
+    cwd: str  # resolved

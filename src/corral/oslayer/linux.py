@@ -27,7 +27,13 @@ from corral.oslayer.cgroups import (
     cgroup_wait_empty,
     project_cgroup,
 )
-from corral.oslayer.common import Capabilities, Listener, ProcStat, SignalOutcome
+from corral.oslayer.common import (
+    Capabilities,
+    Listener,
+    Orphan,
+    ProcStat,
+    SignalOutcome,
+)
 from corral.oslayer.netdiag import inet_diag_works, listeners, port_is_free
 
 PR_SET_PDEATHSIG = 1
@@ -305,6 +311,28 @@ def reap(pid: int) -> int | None:
     return status if reaped else None
 
 
+class ProcessTree:
+    """Who is whose child (read fresh from /proc for each process: the kernel's lists are
+    cheap), and who is in which session (one pass over /proc, on first use)."""
+
+    def __init__(self) -> None:
+        self._by_session: dict[int, list[int]] | None = None
+
+    def children(self, pid: int) -> list[int]:
+        return children(pid)
+
+    def session(self, sid: int) -> list[int]:
+        """The processes whose session is ``sid``."""
+        if self._by_session is None:
+            table: dict[int, list[int]] = {}
+            for pid in list_pids():
+                stat = read_stat(pid)
+                if stat is not None:
+                    table.setdefault(stat.sid, []).append(pid)
+            self._by_session = table
+        return self._by_session.get(sid, [])
+
+
 def list_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
@@ -385,8 +413,8 @@ def open_lifeline(state_dir: object) -> tuple[int, int, str]:
 ESCAPES = "processes started through another daemon (tmux, docker, at), which no layer follows"
 
 
-def unreadable_environments(since: float | None, cwd: str | None) -> list[int]:
-    return []
+def unreadable_orphans() -> list[Orphan]:
+    return []  # an orphan is the subreaper's child here, and in the cgroup: never unseen
 
 
 def lifeline_held(name: str) -> bool:
@@ -455,8 +483,10 @@ __all__ = [
     "ESCAPES",
     "Capabilities",
     "Listener",
+    "Orphan",
     "ProcStat",
     "ProcessHandle",
+    "ProcessTree",
     "SignalOutcome",
     "alive",
     "boot_id",
@@ -497,5 +527,5 @@ __all__ = [
     "socket_holders",
     "start_time",
     "system_listener",
-    "unreadable_environments",
+    "unreadable_orphans",
 ]

@@ -27,7 +27,13 @@ from typing import Any
 import psutil
 
 from corral.model import ProcessIdentity
-from corral.oslayer.common import Capabilities, Listener, ProcStat, SignalOutcome
+from corral.oslayer.common import (
+    Capabilities,
+    Listener,
+    Orphan,
+    ProcStat,
+    SignalOutcome,
+)
 from corral.oslayer.netdiag import _bindable
 
 DARWIN = sys.platform == "darwin"
@@ -159,27 +165,21 @@ def read_markers(pid: int) -> dict[str, str] | None:
     return {k: v for k, v in environ.items() if k.startswith("CORRAL_")}
 
 
-def unreadable_environments(since: float | None, cwd: str | None) -> list[int]:
-    """Orphaned processes of ours, started at ``since`` or later and running in ``cwd`` (or
-    below it), whose environment is unreadable or empty: where markers cannot tell, these could be a
-    run's escapees (``reclaim.unverified`` reports them, never signals them)."""
-    if since is None or cwd is None:
-        return []
-    root = os.path.realpath(cwd)
+def unreadable_orphans() -> list[Orphan]:
+    """Orphaned processes of ours whose environment is unreadable or empty: where markers
+    cannot tell, these could be a run's escapees (``reclaim.unverified`` picks those that
+    started after a run, in its directory, and reports them, never signals them)."""
     found = []
     for pid in _own_pids():
         if _environment(pid):
             continue
         try:
             process = psutil.Process(pid)
-            started, where = process.create_time(), os.path.realpath(process.cwd())
-            orphan = process.ppid() == 1  # left its tree: reparented to init (launchd)
+            if process.ppid() != 1:  # still below its parent, which a layer accounts for
+                continue
+            found.append(Orphan(pid, process.create_time(), os.path.realpath(process.cwd())))
         except (psutil.Error, OSError):
             continue
-        if not orphan:  # still below its parent, which a layer (or the caller) accounts for
-            continue
-        if started >= since - 1.0 and (where == root or where.startswith(root + os.sep)):
-            found.append(pid)
     return found
 
 
@@ -261,6 +261,38 @@ def children(pid: int) -> list[int]:
         return [child.pid for child in psutil.Process(pid).children()]
     except psutil.Error:
         return []
+
+
+class ProcessTree:
+    """Who is whose child, and who is in which session, read once per pass: psutil finds a
+    process's children by listing every process, so a walk per service was most of the cost
+    of stopping 200 of them. Built on first use, so never older than the pass that made it."""
+
+    def __init__(self) -> None:
+        self._by_parent: dict[int, list[int]] | None = None
+        self._by_session: dict[int, list[int]] | None = None
+
+    def children(self, pid: int) -> list[int]:
+        if self._by_parent is None:
+            table: dict[int, list[int]] = {}
+            for process in psutil.process_iter(["ppid"]):
+                parent = process.info.get("ppid")
+                if parent is not None:
+                    table.setdefault(parent, []).append(process.pid)
+            self._by_parent = table
+        return self._by_parent.get(pid, [])
+
+    def session(self, sid: int) -> list[int]:
+        """The processes whose session is ``sid``."""
+        if self._by_session is None:
+            table: dict[int, list[int]] = {}
+            for pid in psutil.pids():
+                try:
+                    table.setdefault(os.getsid(pid), []).append(pid)
+                except OSError:
+                    continue
+            self._by_session = table
+        return self._by_session.get(sid, [])
 
 
 def reap(pid: int) -> int | None:
@@ -495,8 +527,10 @@ __all__ = [
     "ESCAPES",
     "Capabilities",
     "Listener",
+    "Orphan",
     "ProcStat",
     "ProcessHandle",
+    "ProcessTree",
     "SignalOutcome",
     "alive",
     "boot_id",
@@ -537,5 +571,5 @@ __all__ = [
     "socket_holders",
     "start_time",
     "system_listener",
-    "unreadable_environments",
+    "unreadable_orphans",
 ]
