@@ -40,7 +40,7 @@ MAX_LINES = 1000
 MAX_WAIT = 300.0
 TOOLS = (
     "services", "status", "start", "stop", "restart", "logs", "wait", "events", "port", "free",
-    "doctor",
+    "doctor", "send",
 )  # fmt: skip
 # A CLI command in a hint, with its plain arguments: `corral logs api`, `corral free 8000`.
 _CLI_HINT = re.compile(r"'?\bcorral ([a-z]+)((?: [\w.]+(?![\w.-]*/))*)'?")
@@ -218,6 +218,27 @@ def _add_lifecycle_tools(server: Any, ctx: _Context) -> None:
             )
         )
 
+    @server.tool(
+        description="Type text into a service's terminal (only services with tty = true): "
+        "answer a debugger prompt (pry, byebug, pdb) or a question it asks. Enter is pressed "
+        "after the text unless newline is false. With wait_for, then wait for a line of its "
+        "output after the input that matches (its echo excepted).",
+        annotations=_hints(read_only=False, idempotent=False),
+    )
+    async def send(
+        service: Annotated[str, Field(description="The tty service to type into.")],
+        text: Annotated[str, Field(description="What to type (at most 64 KiB).")],
+        newline: Annotated[bool, Field(description="Press Enter after the text.")] = True,
+        wait_for: Annotated[
+            str | None,
+            Field(description="A Python regular expression a line of its output must match."),
+        ] = None,
+        timeout: Timeout = 10.0,
+    ) -> dict[str, Any]:
+        return await ctx.call(
+            lambda: _send(ctx.checked([service]), service, text, newline, wait_for, timeout)
+        )
+
 
 def _add_read_tools(server: Any, ctx: _Context) -> None:
     read_only = _hints(read_only=True)
@@ -390,6 +411,22 @@ def _wait(project, services, timeout, log) -> dict[str, Any]:  # type: ignore[no
     _regex(log, "log")
     found = control.wait_for_log(project, services[0], log, _bounded(timeout))
     return found | {"line": plain(found["line"]) if found["line"] is not None else None}
+
+
+def _send(project, service, text, newline, wait_for, timeout) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    from corral.cli.cmd_send import ENTER, STDIN_LIMIT
+
+    typed = text + (ENTER if newline else "")
+    if not typed:
+        raise UsageError("nothing to send", hint="pass text, or newline: true for Enter")
+    if len(typed.encode()) > STDIN_LIMIT:
+        raise UsageError(f"text: more than {STDIN_LIMIT} bytes", hint="send less at once")
+    if wait_for is not None:
+        _regex(wait_for, "wait_for")
+    found = control.send(project, service, typed, wait_for, _bounded(timeout))
+    if found.get("line") is not None:
+        found["line"] = plain(found["line"])
+    return found
 
 
 def _events(project, since, service, limit) -> dict[str, Any]:  # type: ignore[no-untyped-def]

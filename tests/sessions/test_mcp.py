@@ -109,6 +109,55 @@ def test_closing_the_client_stops_tethered_services(corral_project) -> None:  # 
     assert port_free(api) and port_free(frontend)
 
 
+DEBUGGEE = (
+    "import time\n"
+    "def handler():\n"
+    "    value = 6\n"
+    "    breakpoint()\n"
+    "    print('request complete', flush=True)\n"
+    "handler()\n"
+    "time.sleep(3600)\n"
+)
+
+
+@pytest.mark.timeout(120)
+def test_an_agent_answers_a_debugger_prompt_in_a_tty_service_over_mcp(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("app.py", DEBUGGEE)
+    project.write("corral.toml", service_toml("web", [sys.executable, "app.py"], tty=True))  # type: ignore[arg-type]
+    seen: dict = {}
+
+    async def steps(session: ClientSession) -> None:
+        started = await session.call_tool("start", {"timeout": 60})
+        assert not started.is_error, started.content
+        logs = {"services": ["web"], "grep": "Pdb"}
+        for _ in range(100):  # the prompt may already be in the log: look there first
+            found = await session.call_tool("logs", logs)
+            if found.structured_content["lines"]:
+                break
+            await anyio.sleep(0.1)
+        answer = await session.call_tool(
+            "send", {"service": "web", "text": "p value * 7", "wait_for": r"^\d+$"}
+        )
+        assert not answer.is_error, answer.content
+        seen["answer"] = answer.structured_content
+        go_on = await session.call_tool(
+            "send", {"service": "web", "text": "c", "wait_for": "request complete"}
+        )
+        seen["go_on"] = go_on.structured_content
+        status = await session.call_tool("status", {})
+        seen["pids"] = [p for s in status.structured_content["services"] for p in s["members"]]
+        stopped = await session.call_tool("stop", {})
+        assert not stopped.is_error, stopped.content
+        assert all(report["ok"] for report in stopped.structured_content["reports"])
+
+    anyio.run(session_run, project, steps)
+    assert seen["answer"]["matched"] and seen["answer"]["line"] == "42", seen["answer"]
+    assert seen["answer"]["bytes"] == len("p value * 7\r")
+    assert seen["go_on"]["line"] == "request complete", seen["go_on"]
+    assert seen["pids"] and not any(pid_alive(pid) for pid in seen["pids"])
+
+
 GOLDEN = Path(__file__).resolve().parent / "golden" / "mcp_tools.json"
 UPDATE = os.environ.get("CORRAL_UPDATE_GOLDEN") == "1"  # rewrite the golden file instead
 
@@ -167,6 +216,10 @@ BAD_CALLS = [  # (tool, arguments, what the error must say), one or more per too
     ("events", {"service": "nope"}, "[unknown_service]"),
     ("port", {"ports": [99999]}, "[usage] port 99999 is out of range"),
     ("free", {"ports": [0]}, "[usage] port 0 is out of range"),
+    ("send", {"service": "nope", "text": "x"}, "[unknown_service] no service named 'nope'"),
+    ("send", {"service": "web", "text": "", "newline": False}, "[usage] nothing to send"),
+    ("send", {"service": "web", "text": "x", "wait_for": "(x"}, "[usage] wait_for: invalid"),
+    ("send", {"service": "web", "text": "x"}, "[not_running] no supervisor runs"),
 ]
 BROKEN_CONFIG = ["services", "status", "doctor"]  # no arguments: their error is a bad config
 
