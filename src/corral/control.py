@@ -326,12 +326,15 @@ def status(project: ProjectSpec) -> dict[str, Any]:
         return client.call(sock, {"op": "status"}, STATUS_TIMEOUT)
     except SupervisorTimeout:
         return _status_offline(project, f"the supervisor did not answer within {STATUS_TIMEOUT:g}s")
-    except SupervisorUnavailable:
-        return _status_offline(project, None)
+    except SupervisorUnavailable as exc:
+        return _status_offline(project, None, unanswered=exc.message)
 
 
-def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]:
-    """Status from the state file plus a scan: what is alive is alive, whoever watches it."""
+def _status_offline(
+    project: ProjectSpec, problem: str | None, *, unanswered: str | None = None
+) -> dict[str, Any]:
+    """Status from the state file plus a scan: what is alive is alive, whoever watches it.
+    ``unanswered`` is why the supervisor could not be asked: a problem if it is alive."""
     from corral import status as document
     from corral.locks import supervisor_alive
     from corral.reclaim import find_members
@@ -339,6 +342,10 @@ def _status_offline(project: ProjectSpec, problem: str | None) -> dict[str, Any]
 
     state = read_state(project.root, oslayer.boot_id(), project.project_id)
     alive = supervisor_alive(project.root)
+    if alive and problem is None and unanswered is not None:
+        pid = state.supervisor.pid if state is not None and state.supervisor else None
+        who = f"the supervisor (pid {pid})" if pid else "the supervisor"
+        problem = f"{who} runs but could not be asked: {unanswered}"
     excluded = _daemon_pids(state) if state is not None else set()
     services = []
     for spec in project.services:

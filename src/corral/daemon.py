@@ -277,6 +277,8 @@ class Supervisor:
                 await _stream(attached, reader, writer)
         except (TimeoutError, ConnectionError):
             pass
+        except Exception as exc:  # said where doctor looks; the client sees the connection close
+            log_line(f"connection failed: {exc!r}")
         finally:
             writer.close()
 

@@ -3,14 +3,17 @@ changes nothing. Every problem found comes with the command that fixes it."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from corral import client, oslayer
 from corral import markers as marker_names
+from corral.errors import CorralError
 from corral.locks import supervisor_alive
 from corral.model import ProcessIdentity, ProjectSpec
-from corral.paths import socket_path, state_dir
+from corral.paths import socket_path, state_dir, supervisor_log_path
 from corral.state import read_state, state_path
 
 
@@ -47,19 +50,51 @@ def diagnose(project: ProjectSpec) -> dict[str, Any]:
     }
 
 
+def _ping(sock: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The supervisor's answer to a ping, or why there was none."""
+    try:
+        return client.call(sock, {"op": "ping"}, 1.0), None
+    except CorralError as exc:
+        return None, exc.message
+
+
+FAILURE_WORDS = ("failed", "refused", "Error", "error")
+
+
+def last_failure(root: Path, pid: int | None) -> str | None:
+    """The last failure supervisor ``pid`` wrote to its log (a supervisor that drops every
+    request says why only there), from the log's last 64 KiB."""
+    if pid is None:
+        return None
+    try:
+        with open(supervisor_log_path(root), "rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - 65536))
+            lines = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    mine = f"supervisor[{pid}] "
+    for line in reversed(lines):
+        if mine in line and any(word in line for word in FAILURE_WORDS):
+            return line.partition(mine)[2][:300]
+    return None
+
+
 def _supervisor(project: ProjectSpec, problems: list[dict[str, str]]) -> dict[str, Any]:
     sock = socket_path(project.project_id)
     alive = supervisor_alive(project.root)
     state = read_state(project.root, oslayer.boot_id(), project.project_id)
     begun = time.monotonic()
-    answer = client.ping(sock, timeout=1.0)
+    answer, reason = _ping(sock)
+    pid = state.supervisor.pid if state and state.supervisor else None
     info: dict[str, Any] = {
         "alive": alive,
         "socket": str(sock),
         "socket_exists": sock.exists(),
         "answering": answer is not None,
         "latency_ms": round((time.monotonic() - begun) * 1000, 1) if answer else None,
-        "pid": state.supervisor.pid if state and state.supervisor else None,
+        "reason": reason,  # why it did not answer (None when it did)
+        "logged": last_failure(project.root, pid) if alive and answer is None else None,
+        "pid": pid,
         "started_at": state.started_at if state else None,
         "state_file": str(state_path(project.root)),
         "last_end": state.ended if state else None,

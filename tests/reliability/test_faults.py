@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -88,6 +89,7 @@ def test_the_socket_directory_deleted_under_a_running_supervisor(
     status = json.loads(project.run("status", "--json").stdout)
     assert status["source"] == "state file and process scan"  # answered, and says how
     assert {s["state"] for s in status["services"]} == {"ready"}
+    assert status["supervisor"]["alive"] and "could not be asked" in status["problem"], status
     # the supervisor listens again where clients look (within its housekeeping period)
     wait_until(
         lambda: json.loads(project.run("status", "--json").stdout)["source"] == "supervisor",
@@ -102,6 +104,29 @@ def test_the_socket_directory_deleted_under_a_running_supervisor(
     assert not pid_alive(state["guard"]["pid"]) and not pid_alive(state["supervisor"]["pid"])
     wait_until(lambda: all_gone(pidfile), message="everything stopped")
     assert project.run("doctor").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_supervisor_that_cannot_be_reached_is_never_called_not_running(
+    corral_project, runtime_dir
+) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    pidfile = two_services(project)
+    assert project.run("start").returncode == 0
+    supervisor = json.loads((project.root / ".corral" / "state.json").read_text())["supervisor"]
+    os.kill(supervisor["pid"], signal.SIGSTOP)  # so that it cannot re-create its socket
+    try:
+        shutil.rmtree(runtime_dir)
+        shown = project.run("status").stdout
+        assert "no supervisor running" not in shown, shown
+        assert f"the supervisor (pid {supervisor['pid']}) runs but could not be asked" in shown
+        doctor = project.run("doctor").stdout
+        assert "supervisor  alive" in doctor, doctor
+        assert "not answering (no supervisor is listening on" in doctor, doctor
+    finally:
+        os.kill(supervisor["pid"], signal.SIGCONT)
+    assert project.run("stop").returncode == 0
+    wait_until(lambda: all_gone(pidfile), message="everything stopped")
 
 
 CHATTY = """
@@ -174,3 +199,20 @@ def test_sigkill_of_the_supervisor_at_random_points_leaves_nothing(corral_projec
     result = project.run("stop", timeout=60)
     assert result.returncode == 0, f"seed {seed}: {result.stdout}"
     wait_until(lambda: all_gone(pidfile), timeout=20, message=f"nothing left (seed {seed})")
+
+
+def test_doctor_finds_the_last_failure_a_supervisor_logged(tmp_path: Path) -> None:
+    from corral.doctor import last_failure
+    from corral.paths import supervisor_log_path
+
+    log = supervisor_log_path(tmp_path)
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        "2026-12-03T10:00:00.000 supervisor[41] request failed: KeyError('old')\n"
+        "2026-12-03T10:00:01.000 supervisor[42] listening on /run/x.sock\n"
+        "2026-12-03T10:00:02.000 supervisor[42] connection failed: AttributeError('SO_PEERCRED')\n"
+        "2026-12-03T10:00:03.000 supervisor[42] started web\n"
+    )
+    assert last_failure(tmp_path, 42) == "connection failed: AttributeError('SO_PEERCRED')"
+    assert last_failure(tmp_path, 41) == "request failed: KeyError('old')"
+    assert last_failure(tmp_path, 43) is None and last_failure(tmp_path / "none", 42) is None

@@ -22,11 +22,16 @@ def run_doctor(args: argparse.Namespace, out: Output) -> int:
     )
     out.line(f"  config      {', '.join(info['config_files'])}")
     sup = report["supervisor"]
-    answering = f"answering in {sup['latency_ms']} ms" if sup["answering"] else "not answering"
+    if sup["answering"]:
+        answering = f"answering in {sup['latency_ms']} ms"
+    else:
+        answering = f"not answering ({sup['reason']})" if sup["alive"] else "not answering"
     out.line(
         f"  supervisor  {'alive' if sup['alive'] else 'not running'}, pid {sup['pid'] or '-'}, "
         f"{answering}; socket {sup['socket']} ({'present' if sup['socket_exists'] else 'absent'})"
     )
+    if sup.get("logged"):
+        out.line(f"  its log     {sup['logged']}")
     layers = ", ".join(f"{name} {'yes' if on else 'no'}" for name, on in report["layers"].items())
     out.line(f"  layers      {layers}")
     for service in report["services"]:
