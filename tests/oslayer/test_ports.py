@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
+
 from corral import oslayer
 
 
@@ -45,6 +47,21 @@ def test_an_ipv6_wildcard_listener_blocks_the_port() -> None:
         port = server.getsockname()[1]
         assert [item.address for item in oslayer.listeners([port])] == ["::"]
         assert not oslayer.port_is_free(port)
+
+
+def test_a_port_bound_on_another_local_address_is_not_free() -> None:
+    """Not listening, so in no listener table, and not on 127.0.0.1: only the bind probe on
+    every address (what a server binding 0.0.0.0 needs) sees it. BSD also needs that probe
+    for a ``*:port`` listener it cannot list."""
+    with socket.socket() as holder:
+        try:
+            holder.bind(("127.0.0.2", 0))
+        except OSError:  # macOS configures only 127.0.0.1 on lo0
+            pytest.skip("127.0.0.2 is not a local address here")
+        port = holder.getsockname()[1]
+        assert oslayer.listeners([port]) == []
+        assert not oslayer.port_is_free(port)
+    assert oslayer.port_is_free(port)
 
 
 def test_socket_states_name_a_port_held_by_a_closing_connection() -> None:

@@ -119,8 +119,13 @@ def port_is_free(port: int, listening: Iterable[Listener] | None = None) -> bool
     ``listening`` is a dump of ``listeners()`` to use instead of taking one.
     """
     found = listeners([port]) if listening is None else [s for s in listening if s.port == port]
-    if found:
-        return False
+    return not found and bindable_everywhere(port)
+
+
+def bindable_everywhere(port: int) -> bool:
+    """Whether a server could bind ``port`` now on loopback and on every address, IPv4 and
+    IPv6. Both, because BSD lets a loopback bind succeed beside a ``*:port`` listener and
+    Linux does not, and a listener on another address blocks only the wildcard."""
     probes = [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "0.0.0.0")]
     if socket.has_ipv6:
         probes += [(socket.AF_INET6, "::1"), (socket.AF_INET6, "::")]

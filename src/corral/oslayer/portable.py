@@ -34,7 +34,7 @@ from corral.oslayer.common import (
     ProcStat,
     SignalOutcome,
 )
-from corral.oslayer.netdiag import _bindable
+from corral.oslayer.netdiag import bindable_everywhere
 
 DARWIN = sys.platform == "darwin"
 if DARWIN:  # pragma: no cover - the macOS CI job runs this branch
@@ -463,13 +463,8 @@ def socket_holders(inodes: Iterable[int], pids: Iterable[int] | None = None) -> 
 
 
 def port_is_free(port: int, listening: Iterable[Listener] | None = None) -> bool:
-    import socket
-
     found = listeners([port]) if listening is None else [s for s in listening if s.port == port]
-    return not found and all(
-        _bindable(family, address, port)
-        for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1"))
-    )
+    return not found and bindable_everywhere(port)  # macOS shows only our own listeners
 
 
 def cgroup_base() -> Path | None:
