@@ -46,3 +46,28 @@ def test_the_boot_session_is_a_uuid_that_does_not_change() -> None:
     first = darwin.boot_session()
     assert str(uuid.UUID(first)).upper() == first.upper()
     assert darwin.boot_session() == first
+
+
+def test_a_process_handle_turns_readable_when_its_process_exits() -> None:
+    """kqueue EVFILT_PROC/NOTE_EXIT: what lets a stop or a tether wake on an exit there."""
+    import select
+
+    from corral.oslayer import portable
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        identity = portable.identify(child.pid)
+        assert identity is not None
+        handle = portable.open_process(identity)
+        assert handle is not None and handle.fileno() >= 0
+        with handle:
+            assert select.select([handle.fileno()], [], [], 0.2)[0] == []  # alive: not readable
+            child.kill()
+            assert select.select([handle.fileno()], [], [], 10)[0] == [handle.fileno()]
+            child.wait(timeout=10)
+            assert handle.has_exited()
+        assert handle.fileno() == -1  # closed with the handle
+        assert portable.open_process(identity) is None  # gone: nothing to watch
+    finally:
+        child.kill()
+        child.wait(timeout=10)

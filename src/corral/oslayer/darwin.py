@@ -6,6 +6,8 @@
   imported psutil, so two corral processes would disagree about one process's identity.
 - ``boot_session``: ``kern.bootsessionuuid``, which names this boot whatever the clock does
   (``psutil.boot_time()`` moves with clock steps).
+- ``exit_watch``: a kqueue with ``EVFILT_PROC``/``NOTE_EXIT`` on one process, which the event
+  loop watches like a pidfd: an exit wakes a stop or a tether at once instead of a poll.
 
 Every constant here is from the macOS SDK headers (<sys/sysctl.h>, <sys/proc.h>); the macOS CI
 job runs tests/oslayer/test_darwin.py against them.
@@ -17,6 +19,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import select
 import socket
 import struct
 
@@ -94,3 +97,19 @@ def boot_session() -> str:
     if _libc().sysctlbyname(b"kern.bootsessionuuid", buffer, ctypes.byref(size), None, 0) != 0:
         _raise_errno()
     return buffer.value.decode()
+
+
+def exit_watch(pid: int) -> select.kqueue | None:
+    """A kqueue that turns readable when ``pid`` exits, or None if there is no such process
+    (it exited already). The caller checks afterwards that ``pid`` is still the process it
+    means: the pid could have been reused before the watch was set."""
+    queue = select.kqueue()
+    event = select.kevent(
+        pid, select.KQ_FILTER_PROC, select.KQ_EV_ADD | select.KQ_EV_ONESHOT, select.KQ_NOTE_EXIT
+    )
+    try:
+        queue.control([event], 0, 0)
+    except OSError:  # ESRCH: gone already
+        queue.close()
+        return None
+    return queue

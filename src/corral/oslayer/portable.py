@@ -195,10 +195,13 @@ def _verify(identity: ProcessIdentity) -> SignalOutcome:
 
 
 class ProcessHandle:
-    """Without pidfds: the identity, re-checked before every signal."""
+    """Without pidfds: the identity, re-checked before every signal. On macOS a kqueue
+    (``EVFILT_PROC``) says when it exits, so ``fileno`` can be watched; elsewhere it is -1 and
+    callers poll ``has_exited``."""
 
     def __init__(self, identity: ProcessIdentity) -> None:
         self.identity = identity
+        self._exit_watch = darwin.exit_watch(identity.pid) if DARWIN else None  # pragma: no cover
 
     def signal(self, sig: int) -> bool:
         return safe_signal(self.identity, sig) is SignalOutcome.SENT
@@ -215,10 +218,12 @@ class ProcessHandle:
         return True
 
     def fileno(self) -> int:
-        return -1
+        return self._exit_watch.fileno() if self._exit_watch is not None else -1
 
     def close(self) -> None:
-        pass
+        if self._exit_watch is not None:  # pragma: no cover - macOS
+            self._exit_watch.close()
+            self._exit_watch = None
 
     def __enter__(self) -> ProcessHandle:
         return self
@@ -228,7 +233,11 @@ class ProcessHandle:
 
 
 def open_process(identity: ProcessIdentity) -> ProcessHandle | None:
-    return ProcessHandle(identity) if _verify(identity) is SignalOutcome.SENT else None
+    handle = ProcessHandle(identity)
+    if _verify(identity) is SignalOutcome.SENT:  # after the exit watch was set: it is the one
+        return handle
+    handle.close()
+    return None
 
 
 def open_child(identity: ProcessIdentity) -> ProcessHandle | None:
