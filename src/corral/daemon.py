@@ -142,7 +142,7 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
         )
-        self.engine.helpers[self.watcher.pid] = self.watcher
+        self.engine.adopt_helper(self.watcher)
         assert self.watcher.stdout is not None
         os.set_blocking(self.watcher.stdout.fileno(), False)
         asyncio.get_running_loop().add_reader(self.watcher.stdout.fileno(), self._on_watcher)
@@ -186,15 +186,7 @@ class Supervisor:
         self.tethers.close()
         reports = await self.engine.shutdown()
         survivors = [r.service for r in reports if not r.ok]
-        self.engine.state.ended = {
-            "time": time.time(),
-            "reason": self.exit_reason,
-            "incomplete": survivors,
-        }
-        self.engine.dirty = True
-        self.engine.events.emit("supervisor_exited", reason=self.exit_reason)
-        self.engine.save()
-        self.engine.sealed = True
+        self.engine.seal({"time": time.time(), "reason": self.exit_reason, "incomplete": survivors})
         if not survivors:  # nothing left for ls or nuke to find; before the stop's reply
             from corral import registry
 
@@ -247,7 +239,7 @@ class Supervisor:
                 self.engine.save()
             except Exception as exc:  # a failed tick must not kill the supervisor
                 log_line(f"tick failed: {exc!r}")
-            idle = self.engine.clock.monotonic() - self.engine.last_touch
+            idle = self.engine.idle_for()
             lease = self.engine.state.lease
             if lease and idle > lease and not self.done.is_set():
                 self._lease_expired(lease)
@@ -331,7 +323,7 @@ class Supervisor:
             self._adopt(session)
             message.update(session)
         if message.get("watch"):
-            self.engine.auto_restart.update(self.engine.resolve(names, with_dependencies=True))
+            self.engine.watch(self.engine.resolve(names, with_dependencies=True))
         self.ensure_watcher()
         result = await self.engine.start(names, _timeout(message), wait, self._starter(message))
         # A stop of everything that began while this start waited undid it: say so, and the
@@ -426,8 +418,7 @@ class Supervisor:
 
     async def op_hurry(self, message: dict[str, Any]) -> dict[str, Any]:
         """Stops in progress SIGKILL now instead of waiting out their grace."""
-        self.engine.hurry.set()
-        self.engine.hurried_at = self.engine.clock.monotonic()
+        self.engine.hurry_stops()
         log_line("stop escalated: killing what is left now")
         return {}
 
@@ -441,8 +432,7 @@ class Supervisor:
         if data is None:
             return
         if self.tethers.add(data):
-            self.engine.state.tether = data  # the newest, as status shows it
-            self.engine.dirty = True
+            self.engine.set_tether(data)  # the newest, as status shows it
             log_line(f"tethered to pid {data['pid']} ({data.get('command', '')})")
 
     def _tether_fired(self, data: dict[str, Any]) -> None:
@@ -451,14 +441,12 @@ class Supervisor:
             self.engine.events.emit(
                 "tether_fired", pid=data.get("pid"), command=data.get("command")
             )
-        self.engine.state.tether = self.tethers.latest()
-        self.engine.dirty = True
+        self.engine.set_tether(self.tethers.latest())
         self._stop_tied(tied_to(self.engine.services, "tether_pid", data.get("pid")), reason)
 
     def _lease_expired(self, lease: float) -> None:
         self.engine.events.emit("lease_expired", ttl=lease)
-        self.engine.state.lease = None
-        self.engine.dirty = True
+        self.engine.set_lease(None)
         reason = f"lease expired: no corral command for {lease:g}s"
         self._stop_tied(tied_to(self.engine.services, "leased", True), reason)
 
@@ -485,10 +473,7 @@ class Supervisor:
             self.set_tether(tether if isinstance(tether, dict) else None)
         if "ttl" in message:
             ttl = message["ttl"]
-            self.engine.state.lease = (
-                float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None
-            )
-            self.engine.dirty = True
+            self.engine.set_lease(float(ttl) if isinstance(ttl, int | float) and ttl > 0 else None)
         env = message.get("env")
         env = {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else None
         if isinstance(message.get("project"), dict):
@@ -496,7 +481,7 @@ class Supervisor:
         elif message.get("load"):
             self.engine.update_project(_reload(self.engine.project.root, env))
         if env is not None:
-            self.engine.base_env = env
+            self.engine.set_base_env(env)
 
 
 def _is_size(size: object) -> bool:

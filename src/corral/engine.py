@@ -680,6 +680,45 @@ class Engine:
     def touch(self) -> None:
         self.last_touch = self.clock.monotonic()
 
+    def idle_for(self) -> float:
+        """Seconds since the last request that touched the engine."""
+        return self.clock.monotonic() - self.last_touch
+
+    def adopt_helper(self, process: subprocess.Popen[bytes]) -> None:
+        """A helper process of the supervisor's (the file watcher): reaped here, never a
+        service."""
+        self.helpers[process.pid] = process
+
+    def watch(self, names: list[str]) -> None:
+        """These services restart when their files change, from now on."""
+        self.auto_restart.update(names)
+
+    def hurry_stops(self) -> None:
+        """Stops in progress SIGKILL now instead of waiting out their grace."""
+        self.hurry.set()
+        self.hurried_at = self.clock.monotonic()
+
+    def set_base_env(self, env: dict[str, str]) -> None:
+        """The environment the next spawns start from (the client's, on a start)."""
+        self.base_env = env
+
+    def set_tether(self, tether: dict[str, Any] | None) -> None:
+        self.state.tether = tether
+        self.dirty = True
+
+    def set_lease(self, ttl: float | None) -> None:
+        self.state.lease = ttl
+        self.dirty = True
+
+    def seal(self, ended: dict[str, Any]) -> None:
+        """The supervisor's last write: how it ended. Nothing is saved after it, so a project
+        directory deleted right after the final reply stays deleted."""
+        self.state.ended = ended
+        self.dirty = True
+        self.events.emit("supervisor_exited", reason=ended.get("reason"))
+        self.save()
+        self.sealed = True
+
     def busy(self) -> bool:
         return any(s.state not in DOWN for s in self.services.values())
 
