@@ -404,7 +404,7 @@ class Engine:
             service.record.note = str(exc)
             service.record.last_exit = {"code": 127, "signal": None, "time": self.clock.time()}
             self.log(f"{spec.name}: {exc}")
-            self.transition(service, Event.EXIT, failed=True, recent_exits=service.exits)
+            self._record_exit(service, failed=True)  # counts toward the crash-loop limit
             return
         service.run = run
         self.sampler.began(spec.name)  # its log exists now: watch it from the first line
@@ -549,6 +549,11 @@ class Engine:
         logs.write_marker(
             self.state_dir, service.spec.name, f"corral: {_describe_status(run.exit_status)}"
         )
+        self._record_exit(service, failed=failed)
+
+    def _record_exit(self, service: Service, *, failed: bool) -> None:
+        """The EXIT transition, decided from the exits before this one; then this one joins
+        them (the restart window and backoff count every exit, spawn failures included)."""
         recent = list(service.exits)
         service.exits.append(self.clock.monotonic())
         self.transition(service, Event.EXIT, failed=failed, recent_exits=recent)

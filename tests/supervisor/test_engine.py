@@ -11,7 +11,7 @@ import pytest
 from corral import oslayer
 from corral.clock import ManualClock
 from corral.engine import Engine
-from corral.model import ProjectSpec, ServiceSpec
+from corral.model import ProjectSpec, RestartPolicy, ServiceSpec
 from corral.paths import project_id
 from corral.state import ProjectState
 
@@ -54,3 +54,54 @@ def test_events_carry_the_clocks_wall_time(engine: Engine, clock: ManualClock) -
     clock.advance(2.0)
     event = engine.events.emit("supervisor_started", pid=1, run_id="r")
     assert event["time"] == round(clock.time(), 3)
+
+
+# Seconds before each attempt (the first is the start), and what follows each failed spawn:
+# restart_limit 3 within a 60 s window; backoff 0.5 s, doubling per exit in the window.
+HISTORIES = {
+    "three quick failures crash": ([0, 10, 10], ["backoff 0.5s", "backoff 1s", "crashed"]),
+    "failures a window apart never crash": ([0, 70, 70, 70], ["backoff 0.5s"] * 4),
+    "an old failure leaves the window": (
+        [0, 10, 55, 10],
+        ["backoff 0.5s", "backoff 1s", "backoff 1s", "backoff 1s"],
+    ),
+}
+
+
+@pytest.mark.parametrize("gaps, expected", HISTORIES.values(), ids=HISTORIES.keys())
+def test_a_service_that_cannot_spawn_backs_off_then_crashes_on_the_clock(
+    tmp_path: Path, clock: ManualClock, gaps: list[float], expected: list[str]
+) -> None:
+    spec = ServiceSpec(
+        "web",
+        (str(tmp_path / "no-such-program"),),
+        tmp_path,
+        {},
+        restart=RestartPolicy.ALWAYS,
+        restart_limit=3,
+        restart_window=60.0,
+    )
+    engine = make_engine(tmp_path, clock, spec)
+    service = engine.services["web"]
+    seen: list[str] = []
+
+    async def attempts() -> None:
+        for number, gap in enumerate(gaps):
+            clock.advance(gap)
+            if number == 0:
+                await engine.start(["web"], 1.0, wait=False)
+                for _ in range(100):  # the start proceeds on the loop's next turns
+                    if not service.pending:
+                        break
+                    await asyncio.sleep(0)
+            else:  # the backoff timer's work, at the clock's time instead of the loop's
+                assert service.restart_timer is not None
+                service.restart_timer.cancel()
+                engine._restart_due(service)
+            note = (service.record.note or "").removeprefix("restarting in ")
+            seen.append(f"{service.state} {note}" if service.state == "backoff" else service.state)
+
+    import asyncio
+
+    asyncio.run(attempts())
+    assert seen == expected
