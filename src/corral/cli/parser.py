@@ -137,6 +137,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     _add_wait(commands)
     _add_send(commands)
     _add_attach(commands)
+    _add_ui(commands)
     _add_port(commands)
     _add_free(commands)
     _add_doctor(commands)
@@ -485,6 +486,19 @@ def _add_attach(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     command.add_argument("service", metavar="SERVICE")
     command.set_defaults(handler="cmd_attach:run_attach")
+
+
+def _add_ui(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "ui",
+        parents=[_common()],
+        help="a live dashboard: every service, its resources and its log (needs corral[ui])",
+        description="Every service with its state, pid, ports, uptime, restarts, and the CPU "
+        "and memory of its whole process tree; the selected service's log below. Keys: up and "
+        "down select, s start, x stop, r restart, R restart all, q quit (services keep "
+        "running), Q stop everything and quit. Needs a terminal and the ui extra.",
+    )
+    command.set_defaults(handler="cmd_ui:run_ui")
 
 
 def _port_number(text: str) -> int:

@@ -1,0 +1,235 @@
+"""``corral ui``: a live dashboard of one project's services, in the terminal (Textual).
+
+A client like the CLI: everything it shows comes from the supervisor's status (or, when none
+answers, the state file and a scan, as ``corral status``) and the services' logs; every key
+calls the same operations as the commands. Quitting it, or killing it, stops nothing. Imported
+only by ``corral ui``: Textual is the optional ``ui`` extra.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psutil
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, RichLog, Static
+
+from corral import control
+from corral.errors import CorralError
+from corral.model import ProjectSpec
+
+REFRESH = 1.0  # seconds between status reads
+LOG_LINES = 200
+ACTION_TIMEOUT = 60.0
+COLUMNS = ("service", "state", "pid", "ports", "up", "restarts", "cpu", "memory")
+
+
+class TreeUsage:
+    """CPU and memory of each service's whole process tree (its members, as status lists
+    them). psutil's CPU figure is a difference between two reads, so the processes are kept."""
+
+    def __init__(self) -> None:
+        self.processes: dict[int, psutil.Process] = {}
+
+    def of(self, pids: list[int]) -> tuple[float, int]:
+        cpu, memory = 0.0, 0
+        for pid in pids:
+            process = self.processes.get(pid)
+            try:
+                if process is None:
+                    process = self.processes[pid] = psutil.Process(pid)
+                    process.cpu_percent()  # the first read only starts the interval
+                cpu += process.cpu_percent()
+                memory += process.memory_info().rss
+            except psutil.Error:
+                self.processes.pop(pid, None)
+        return cpu, memory
+
+    def forget_all_but(self, pids: set[int]) -> None:
+        for pid in [pid for pid in self.processes if pid not in pids]:
+            del self.processes[pid]
+
+
+class Dashboard(App[str]):
+    """Service list on top, the selected service's log below, the keys in the footer."""
+
+    TITLE = "corral"
+    CSS = """
+    #services { height: auto; max-height: 50%; }
+    #log { height: 1fr; border-top: solid $accent; }
+    #message { height: 1; color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("s", "start", "start"),
+        Binding("x", "stop", "stop"),
+        Binding("r", "restart", "restart"),
+        Binding("R", "restart_all", "restart all"),
+        Binding("q", "quit_leaving", "quit"),
+        Binding("ctrl+c", "quit_leaving", "quit", show=False, priority=True),
+        Binding("Q", "stop_all_and_quit", "stop all, quit"),
+    ]
+
+    def __init__(self, project: ProjectSpec, config_file: Path | None) -> None:
+        super().__init__()
+        self.project = project
+        self.config_file = config_file
+        self.usage = TreeUsage()
+        self.services: list[dict[str, Any]] = []
+        self.shown_log: tuple[str, int] | None = None  # (service, log size) on screen
+        self.columns: list[Any] = []  # the table's column keys
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[str] = DataTable(id="services", cursor_type="row", zebra_stripes=True)
+        self.columns = table.add_columns(*COLUMNS)
+        yield table
+        yield RichLog(id="log", max_lines=LOG_LINES * 5, wrap=False, markup=False)
+        yield Static("", id="message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_status()
+        self.set_interval(REFRESH, self.refresh_status)
+
+    # ---- what is shown ---------------------------------------------------------------------
+
+    def refresh_status(self) -> None:
+        self.run_worker(self._read_status, thread=True, group="status", exclusive=True)
+
+    def _read_status(self) -> None:
+        try:
+            document = control.status(self.project)
+        except CorralError as exc:
+            self.call_from_thread(self.say, f"status: {exc.message}")
+            return
+        self.call_from_thread(self._show, document)
+
+    def _show(self, document: dict[str, Any]) -> None:
+        previous = [item["name"] for item in self.services]
+        self.services = document["services"]
+        table = self.query_one(DataTable)
+        members = {pid for item in self.services for pid in item["members"]}
+        self.usage.forget_all_but(members)
+        rows = {item["name"]: self._cells(item) for item in self.services}
+        if list(rows) == previous:  # the same services: change cells in place (no flicker)
+            for name, cells in rows.items():
+                for column, value in zip(self.columns, cells, strict=True):
+                    table.update_cell(name, column, value)
+        else:
+            row = table.cursor_row
+            table.clear()
+            for name, cells in rows.items():
+                table.add_row(*cells, key=name)
+            if rows:
+                table.move_cursor(row=min(max(row, 0), len(rows) - 1))
+        source = "" if document["source"] == "supervisor" else f"  ({document['source']})"
+        self.sub_title = f"{self.project.name}{source}"
+        self._show_log()
+
+    def _cells(self, item: dict[str, Any]) -> list[str]:
+        cpu, memory = self.usage.of(item["members"])
+        up = ""
+        if item.get("started_at") and item["state"] not in ("stopped", "exited", "crashed"):
+            up = _duration(time.time() - item["started_at"])
+        stale = " *" if item.get("stale") else ""  # its code changed since it started
+        ports = ",".join(str(p) for p in item.get("listening") or item.get("ports") or [])
+        return [
+            item["name"] + stale,
+            item["state"],
+            str(item["pid"] or ""),
+            ports,
+            up,
+            str(item["restarts"]),
+            f"{cpu:.0f}%" if item["members"] else "",
+            f"{memory / 2**20:.0f} MiB" if item["members"] else "",
+        ]
+
+    def _show_log(self) -> None:
+        from corral import logs
+        from corral.logs.escapes import strip
+        from corral.paths import state_dir
+
+        name = self.selected()
+        if name is None:
+            return
+        directory = state_dir(self.project.root)
+        size = logs.logical_end(directory, name)
+        if self.shown_log == (name, size):
+            return
+        self.shown_log = (name, size)
+        view = self.query_one(RichLog)
+        view.clear()
+        for line in logs.tail(directory, [name], lines=LOG_LINES):
+            view.write(strip(line.text))
+
+    def selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not self.services or table.cursor_row < 0:
+            return None
+        return self.services[min(table.cursor_row, len(self.services) - 1)]["name"]
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_log()
+
+    def say(self, text: str) -> None:
+        self.query_one("#message", Static).update(text)
+
+    # ---- keys ------------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        self._operate("start", self.selected())
+
+    def action_stop(self) -> None:
+        self._operate("stop", self.selected())
+
+    def action_restart(self) -> None:
+        self._operate("restart", self.selected())
+
+    def action_restart_all(self) -> None:
+        self._operate("restart", None)
+
+    def action_quit_leaving(self) -> None:
+        self.exit("left", message="services keep running (corral stop stops them)")
+
+    def action_stop_all_and_quit(self) -> None:
+        self.say("stopping everything...")
+        self._operate("stop", None, then_exit=True)
+
+    def _operate(self, verb: str, name: str | None, *, then_exit: bool = False) -> None:
+        names = [name] if name is not None else None
+        self.say(f"{verb} {name or 'all'}...")
+
+        def work() -> None:
+            try:
+                if verb == "start":
+                    control.start(self.project, self.config_file, names, ACTION_TIMEOUT)
+                elif verb == "restart":
+                    control.restart(self.project, self.config_file, names, ACTION_TIMEOUT)
+                else:
+                    control.stop(self.project, names)
+            except CorralError as exc:
+                self.call_from_thread(self.say, f"{verb} {name or 'all'}: {exc.message}")
+                return
+            if then_exit:
+                self.call_from_thread(self.exit, "stopped", message="stopped every service")
+                return
+            self.call_from_thread(self.say, f"{verb} {name or 'all'}: done")
+            self.call_from_thread(self.refresh_status)
+
+        self.run_worker(work, thread=True, group="operations")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def run(project: ProjectSpec, config_file: Path | None) -> str | None:
+    """Show the dashboard until the user quits; returns how it ended ("left" or "stopped")."""
+    return Dashboard(project, config_file).run()

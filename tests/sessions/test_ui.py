@@ -1,0 +1,132 @@
+"""``corral ui`` in a real terminal: a private tmux server, 80x24, keys sent with send-keys and
+the screen read with capture-pane. Everything it shows is checked against ``corral status``."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness import corral_command, pid_alive, wait_until
+
+pytest.importorskip("textual")
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+PROCFILE = (
+    "web: python3 -c 'import time; print(\"web up\", flush=True); time.sleep(3600)'\n"
+    "worker: sh -c 'while true; do echo tick; sleep 1; done'\n"
+)
+
+
+class Pane:
+    """One 80x24 tmux pane running ``command``, then printing its exit code."""
+
+    def __init__(self, tmp_path: Path, command: str) -> None:
+        conf = tmp_path / "tmux.conf"
+        conf.write_text("set -g remain-on-exit on\n")
+        self.base = ["tmux", "-L", f"corral-ui-{uuid.uuid4().hex[:8]}", "-f", str(conf)]
+        line = f"{command}; echo UI-EXIT=$?; sleep 60"
+        subprocess.run(
+            [*self.base, "new-session", "-d", "-x", "80", "-y", "24", line], check=True, timeout=10
+        )
+
+    def screen(self) -> str:
+        found = subprocess.run(
+            [*self.base, "capture-pane", "-p"], capture_output=True, text=True, timeout=10
+        )
+        return found.stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([*self.base, "send-keys", *keys], check=True, timeout=10)
+
+    def close(self) -> None:
+        subprocess.run([*self.base, "kill-server"], timeout=10)
+
+
+def ui_command(root: Path) -> str:
+    return shlex.join([*corral_command(), "ui", "-C", str(root)])
+
+
+def pids(project) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    document = json.loads(project.run("status", "--json").stdout)
+    return {s["name"]: s["pid"] for s in document["services"]}
+
+
+def row(screen: str, name: str) -> list[str]:
+    found = [line.split() for line in screen.splitlines() if line.split()[:1] == [name]]
+    return found[0] if found else []
+
+
+@pytest.mark.timeout(90)
+def test_the_dashboard_shows_restarts_and_quits_leaving_services_running(
+    corral_project, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project({"Procfile": PROCFILE})
+    assert project.run("start", timeout=60).returncode == 0
+    before = pids(project)
+    pane = Pane(tmp_path, ui_command(project.root))
+    try:
+        expected = ["worker", "ready", str(before["worker"])]
+        wait_until(
+            lambda: row(pane.screen(), "worker")[:3] == expected and "q quit" in pane.screen(),
+            timeout=30,
+            message="the service list and the keys",
+        )
+        screen = pane.screen()
+        assert row(screen, "web")[:3] == ["web", "ready", str(before["web"])], screen
+        assert "web up" in screen  # the selected (first) service's log
+        assert "q quit" in screen and "r restart" in screen  # the keys, at 80 columns
+        pane.keys("Down")
+        wait_until(lambda: "tick" in pane.screen(), timeout=20, message="the worker's log")
+        pane.keys("r")
+        wait_until(
+            lambda: pids(project)["worker"] not in (None, before["worker"]),
+            timeout=30,
+            message="the worker restarted from the keyboard",
+        )
+        after = pids(project)["worker"]
+        wait_until(
+            lambda: row(pane.screen(), "worker")[2:3] == [str(after)],
+            timeout=20,
+            message="the new pid on screen",
+        )
+        assert not pid_alive(before["worker"]) and pids(project)["web"] == before["web"]
+        pane.keys("q")
+        wait_until(lambda: "UI-EXIT=0" in pane.screen(), timeout=20, message="the ui to quit")
+        assert "services keep running" in pane.screen()
+        assert pids(project) == {"web": before["web"], "worker": after}  # quitting stops nothing
+    finally:
+        pane.close()
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(90)
+def test_shift_q_stops_everything_and_quits(corral_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project({"Procfile": PROCFILE})
+    assert project.run("start", timeout=60).returncode == 0
+    started = pids(project)
+    pane = Pane(tmp_path, ui_command(project.root))
+    try:
+        wait_until(
+            lambda: row(pane.screen(), "web")[1:2] == ["ready"],
+            timeout=30,
+            message="the service list",
+        )
+        pane.keys("Q")
+        wait_until(lambda: "UI-EXIT=0" in pane.screen(), timeout=40, message="the ui to quit")
+        assert "stopped every service" in pane.screen()
+    finally:
+        pane.close()
+    assert not any(pid_alive(pid) for pid in started.values())
+
+
+def test_without_a_terminal_ui_exits_2_with_a_hint(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project({"Procfile": PROCFILE})
+    result = project.run("ui")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "ui needs a terminal" in result.stderr and "corral status" in result.stderr
