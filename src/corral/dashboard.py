@@ -8,6 +8,9 @@ only by ``corral ui``: Textual is the optional ``ui`` extra.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +18,7 @@ from typing import Any, ClassVar
 import psutil
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, RichLog, Static
+from textual.widgets import DataTable, Footer, Input, RichLog, Static
 
 from corral import control
 from corral.errors import CorralError
@@ -57,19 +60,25 @@ class Dashboard(App[str]):
     """Service list on top, the selected service's log below, the keys in the footer."""
 
     TITLE = "corral"
+    ENABLE_COMMAND_PALETTE = False
     CSS = """
     #services { height: auto; max-height: 50%; }
     #log { height: 1fr; border-top: solid $accent; }
     #message { height: 1; color: $text-muted; }
+    #filter { display: none; }
+    #filter.shown { display: block; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("s", "start", "start"),
         Binding("x", "stop", "stop"),
         Binding("r", "restart", "restart"),
-        Binding("R", "restart_all", "restart all"),
+        Binding("R", "restart_all", "restart all", show=False),  # the footer fits 80 columns
+        Binding("a", "attach", "attach"),
+        Binding("slash", "filter", "filter"),
+        Binding("d", "doctor", "doctor"),
         Binding("q", "quit_leaving", "quit"),
         Binding("ctrl+c", "quit_leaving", "quit", show=False, priority=True),
-        Binding("Q", "stop_all_and_quit", "stop all, quit"),
+        Binding("Q", "stop_all_and_quit", "stop+quit"),
     ]
 
     def __init__(self, project: ProjectSpec, config_file: Path | None) -> None:
@@ -80,12 +89,15 @@ class Dashboard(App[str]):
         self.services: list[dict[str, Any]] = []
         self.shown_log: tuple[str, int] | None = None  # (service, log size) on screen
         self.columns: list[Any] = []  # the table's column keys
+        self.pattern: re.Pattern[str] | None = None  # the log filter
+        self.doctor_shown = False  # the log pane shows doctor's report instead
 
     def compose(self) -> ComposeResult:
         table: DataTable[str] = DataTable(id="services", cursor_type="row", zebra_stripes=True)
         self.columns = table.add_columns(*COLUMNS)
         yield table
         yield RichLog(id="log", max_lines=LOG_LINES * 5, wrap=False, markup=False)
+        yield Input(placeholder="filter the log (a regular expression; empty: all)", id="filter")
         yield Static("", id="message")
         yield Footer()
 
@@ -152,7 +164,7 @@ class Dashboard(App[str]):
         from corral.paths import state_dir
 
         name = self.selected()
-        if name is None:
+        if name is None or self.doctor_shown:
             return
         directory = state_dir(self.project.root)
         size = logs.logical_end(directory, name)
@@ -161,7 +173,7 @@ class Dashboard(App[str]):
         self.shown_log = (name, size)
         view = self.query_one(RichLog)
         view.clear()
-        for line in logs.tail(directory, [name], lines=LOG_LINES):
+        for line in logs.tail(directory, [name], lines=LOG_LINES, grep=self.pattern):
             view.write(strip(line.text))
 
     def selected(self) -> str | None:
@@ -171,6 +183,8 @@ class Dashboard(App[str]):
         return self.services[min(table.cursor_row, len(self.services) - 1)]["name"]
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        if self.doctor_shown:
+            self.doctor_shown, self.shown_log = False, None
         self._show_log()
 
     def say(self, text: str) -> None:
@@ -189,6 +203,59 @@ class Dashboard(App[str]):
 
     def action_restart_all(self) -> None:
         self._operate("restart", None)
+
+    def action_attach(self) -> None:
+        """``corral attach`` in this terminal, the dashboard suspended until the detach key."""
+        name = self.selected()
+        spec = next((spec for spec in self.project.services if spec.name == name), None)
+        if spec is None or not spec.tty:
+            self.say(f"{name}: attach needs a service with tty = true")
+            return
+        command = [sys.executable, "-m", "corral", "attach", name, "-C", str(self.project.root)]
+        with self.suspend():
+            subprocess.run(command, check=False)
+        self.say(f"detached from {name}")
+        self.shown_log = None
+        self.refresh_status()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        try:
+            self.pattern = re.compile(text) if text else None
+        except re.error as exc:
+            self.say(f"filter: invalid regular expression {text!r}: {exc}")
+            return
+        event.input.remove_class("shown")
+        self.query_one(DataTable).focus()
+        self.say(f"log filtered by {text!r}" if text else "")
+        self.shown_log = None
+        self._show_log()
+
+    def action_doctor(self) -> None:
+        def work() -> None:
+            from corral.doctor import diagnose
+
+            report = diagnose(self.project)
+            self.call_from_thread(self._show_doctor, report)
+
+        self.say("doctor...")
+        self.run_worker(work, thread=True, group="operations")
+
+    def _show_doctor(self, report: dict[str, Any]) -> None:
+        view = self.query_one(RichLog)
+        view.clear()
+        problems = report["problems"]
+        view.write(f"doctor: {len(problems)} problem(s)" if problems else "doctor: no problems")
+        for problem in problems:
+            view.write(f"  {problem['problem']}")
+            view.write(f"    fix: {problem['fix']}")
+        self.doctor_shown = True  # until the selection moves
+        self.say("doctor's report in the log pane")
 
     def action_quit_leaving(self) -> None:
         self.exit("left", message="services keep running (corral stop stops them)")

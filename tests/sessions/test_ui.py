@@ -80,7 +80,7 @@ def test_the_dashboard_shows_restarts_and_quits_leaving_services_running(
         screen = pane.screen()
         assert row(screen, "web")[:3] == ["web", "ready", str(before["web"])], screen
         assert "web up" in screen  # the selected (first) service's log
-        assert "q quit" in screen and "r restart" in screen  # the keys, at 80 columns
+        assert "q quit" in screen and "Q stop+quit" in screen  # every key shown fits 80 columns
         pane.keys("Down")
         wait_until(lambda: "tick" in pane.screen(), timeout=20, message="the worker's log")
         pane.keys("r")
@@ -130,3 +130,52 @@ def test_without_a_terminal_ui_exits_2_with_a_hint(corral_project) -> None:  # t
     result = project.run("ui")
     assert result.returncode == 2 and result.stdout == ""
     assert "ui needs a terminal" in result.stderr and "corral status" in result.stderr
+
+
+PROMPTER = (
+    "import sys\n"
+    "while True:\n"
+    "    answer = input('your name? ')\n"
+    "    print(f'hello {answer}', flush=True)\n"
+)
+
+
+@pytest.mark.timeout(90)
+def test_filter_doctor_and_attaching_in_place(corral_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("ask.py", PROMPTER)
+    project.write(
+        "corral.toml",
+        '[services.ask]\ncommand = "python3 ask.py"\ntty = true\n\n'
+        '[services.web]\ncommand = "python3 -c \'import time; print(\\"web up\\", flush=True); '
+        "time.sleep(3600)'\"\n",
+    )
+    assert project.run("start", timeout=60).returncode == 0
+    asker = pids(project)["ask"]
+    pane = Pane(tmp_path, ui_command(project.root))
+    try:
+        wait_until(lambda: "your name?" in pane.screen(), timeout=30, message="ask's log")
+        pane.keys("Down")
+        wait_until(lambda: "web up" in pane.screen(), timeout=20, message="web's log")
+        pane.keys("/")
+        wait_until(lambda: "filter the log" in pane.screen(), timeout=20, message="the filter box")
+        pane.keys("nothing-like-this", "Enter")
+        wait_until(lambda: "web up" not in pane.screen(), timeout=20, message="the filter")
+        pane.keys("/")
+        wait_until(lambda: "nothing-like-this" in pane.screen(), timeout=20, message="the box")
+        pane.keys("C-u", "Enter")  # an empty filter shows everything again
+        wait_until(lambda: "web up" in pane.screen(), timeout=20, message="the filter cleared")
+        pane.keys("d")
+        wait_until(lambda: "doctor:" in pane.screen(), timeout=30, message="doctor's report")
+        pane.keys("Up", "a")  # ask: attach in place, type a line, detach with Ctrl-]
+        wait_until(lambda: "Ctrl-]" in pane.screen(), timeout=20, message="the attach banner")
+        pane.keys("Ada", "Enter")
+        wait_until(lambda: "hello Ada" in pane.screen(), timeout=20, message="the answer")
+        pane.keys("C-]")
+        wait_until(lambda: "detached from ask" in pane.screen(), timeout=20, message="the ui")
+        assert pids(project)["ask"] == asker  # detaching leaves it running
+        pane.keys("q")
+        wait_until(lambda: "UI-EXIT=0" in pane.screen(), timeout=20, message="the ui to quit")
+    finally:
+        pane.close()
+    assert project.run("stop").returncode == 0

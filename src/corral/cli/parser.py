@@ -495,8 +495,9 @@ def _add_ui(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="a live dashboard: every service, its resources and its log (needs corral[ui])",
         description="Every service with its state, pid, ports, uptime, restarts, and the CPU "
         "and memory of its whole process tree; the selected service's log below. Keys: up and "
-        "down select, s start, x stop, r restart, R restart all, q quit (services keep "
-        "running), Q stop everything and quit. Needs a terminal and the ui extra.",
+        "down select, s start, x stop, r restart, R restart all, a attach (tty services), / "
+        "filter the log, d doctor, q quit (services keep running), Q stop everything and quit. "
+        "Needs a terminal and the ui extra.",
     )
     command.set_defaults(handler="cmd_ui:run_ui")
 
