@@ -13,6 +13,7 @@ from typing import Any
 # Defaults written once: the configuration loader, the state file and reclaim all use these.
 DEFAULT_STOP_SIGNAL = 15  # SIGTERM
 DEFAULT_STOP_TIMEOUT = 10.0
+DEFAULT_TTY_SIZE = (120, 40)  # a tty service's terminal, in columns and rows
 DEFAULT_SETTLE_TIME = 0.5
 DEFAULT_PORT_BASE = 5000
 DEFAULT_LOG_MAX_SIZE = 10 * 1024 * 1024
@@ -65,6 +66,7 @@ class ServiceSpec:
     restart_window: float = DEFAULT_RESTART_WINDOW
     oneshot: bool = False  # runs to completion: exit 0 is success (e.g. a release step)
     tty: bool = False  # runs on a pseudo-terminal the supervisor holds (see corral.terminal)
+    tty_size: tuple[int, int] = DEFAULT_TTY_SIZE  # that terminal's columns and rows, until attached
     defined_at: str = ""  # "file:line" where the service was first named, for messages
 
     @property
@@ -281,5 +283,7 @@ def _service_from_dict(data: dict[str, Any]) -> ServiceSpec:
     values["restart"] = RestartPolicy(values["restart"])
     for key in ("ports", "depends_on", "watch"):
         values[key] = tuple(values[key])
+    if "tty_size" in values:
+        values["tty_size"] = tuple(values["tty_size"])
     known = {f.name for f in fields(ServiceSpec)}
     return ServiceSpec(**{k: v for k, v in values.items() if k in known})

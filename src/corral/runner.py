@@ -119,7 +119,7 @@ def spawn(
         raise SpawnFailed(f"cannot open its log file: {exc.strerror}") from None
     log_offset = logs.logical_end(state_dir, spec.name)
     read_end, write_end, lifeline = oslayer.open_lifeline(state_dir)
-    master, slave = _open_terminal(log_fd) if spec.tty else (-1, -1)
+    master, slave = _open_terminal(log_fd, spec.tty_size) if spec.tty else (-1, -1)
     child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end, gate, slave)
     try:
         pid = os.fork()
@@ -161,11 +161,11 @@ def spawn(
     return run
 
 
-def _open_terminal(log_fd: int) -> tuple[int, int]:
+def _open_terminal(log_fd: int, size: tuple[int, int]) -> tuple[int, int]:
     from corral.oslayer import terminal
 
     try:
-        return terminal.open_pty(*terminal.DEFAULT_SIZE)
+        return terminal.open_pty(*size)
     except OSError as exc:
         os.close(log_fd)
         raise SpawnFailed(f"cannot open a terminal for it: {exc.strerror}") from None

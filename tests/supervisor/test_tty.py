@@ -67,6 +67,28 @@ def test_tty_service_has_a_terminal_and_its_output_reaches_the_log(corral_projec
 
 
 @pytest.mark.timeout(60)
+def test_tty_size_sets_the_terminals_size(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("check.py", TERMINAL_CHECK)
+    command = [sys.executable, "check.py"]
+    project.write("corral.toml", service_toml("web", command, tty=True, tty_size="200x50"))  # type: ignore[arg-type]
+    start_ok(project)
+    wait_until(lambda: "line" in logs_text(project), message="the service's output in its log")
+    assert "isatty=True size=200x50" in logs_text(project)
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.parametrize("size", ["120", "10x40", "120x40x2", "wide"])
+def test_a_bad_tty_size_names_the_file_line_and_format(corral_project, size) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", "sleep 60", tty=True, tty_size=size))
+    result = project.run("start")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "corral.toml:4" in result.stderr and "tty_size" in result.stderr, result.stderr
+    assert "120x40" in result.stderr or "out of range" in result.stderr, result.stderr
+
+
+@pytest.mark.timeout(60)
 def test_tty_service_ignoring_sighup_that_double_forks_is_stopped(corral_project) -> None:  # type: ignore[no-untyped-def]
     project = corral_project()
     port, pidfile = free_port(), project.root / "pids"
@@ -256,6 +278,30 @@ def test_attach_drives_a_debugger_detaches_and_restores_the_terminal(corral_proj
     assert code == 0 and restored
     status = json.loads(project.run("status", "--json").stdout)["services"][0]
     assert status["state"] in ("running", "ready"), status
+    assert project.run("stop").returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_the_detach_key_can_be_another_control_key(corral_project) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project()
+    reader = "import os\nprint('ready', flush=True)\nwhile True:\n    line = os.read(0, 100)\n"
+    project.write("read.py", reader + "    print('got', repr(line), flush=True)\n")
+    project.write("corral.toml", service_toml("web", [sys.executable, "-u", "read.py"], tty=True))  # type: ignore[arg-type]
+    start_ok(project)
+    wait_until(lambda: "ready" in logs_text(project), message="the reader")
+    attached = _Pty(project, "attach", "web", "--detach-key", "ctrl-q")
+    try:
+        attached.read_until(b"Ctrl-q detaches")
+        attached.read_until(b"ready")  # the recent output, replayed
+        attached.type(b"A\x1dB\r")  # Ctrl-] is just a key now: it reaches the service
+        wait_until(lambda: "got b'A\\x1dB\\n'" in logs_text(project), message="the line")
+        attached.type(b"\x11")
+        attached.read_until(b"detached")
+    finally:
+        code, restored = attached.close()
+    assert code == 0 and restored
+    bad = project.run("attach", "web", "--detach-key", "q")
+    assert bad.returncode == 2 and "not a control key" in bad.stderr, bad.stderr
     assert project.run("stop").returncode == 0
 
 

@@ -22,7 +22,24 @@ from corral.errors import (
     check_services,
 )
 
-DETACH = b"\x1d"  # Ctrl-], as telnet's escape
+DETACH = "ctrl-]"  # as telnet's escape
+CONTROL_KEYS = "@abcdefghijklmnopqrstuvwxyz[\\]^_"  # ctrl-@ is 0x00 ... ctrl-_ is 0x1f
+
+
+def detach_byte(name: str) -> bytes:
+    """The byte a control key sends: ``ctrl-]`` is 0x1d. Raises UsageError for anything else
+    (a printable key would be typed into the service, never detach)."""
+    text = name.strip().lower()
+    key = next((text[len(p) :] for p in ("ctrl-", "ctrl+", "^") if text.startswith(p)), "")
+    # Not the keys that also are Backspace, Tab, Enter, Esc or NUL: typing would detach.
+    if len(key) != 1 or key not in CONTROL_KEYS or key in "@hijm[":
+        raise UsageError(
+            f"--detach-key: {name!r} is not a control key that can detach",
+            hint="for example --detach-key ctrl-] (the default) or ctrl-q",
+        )
+    return bytes([CONTROL_KEYS.index(key)])
+
+
 CONNECT_TIMEOUT = 5.0
 
 
@@ -34,6 +51,7 @@ def run_attach(args: argparse.Namespace, out: Output) -> int:
     from corral import protocol
     from corral.paths import socket_path
 
+    detach = detach_byte(args.detach_key)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError(
             "attach needs a terminal",
@@ -52,15 +70,16 @@ def run_attach(args: argparse.Namespace, out: Output) -> int:
         message = {"service": args.service, "size": [size.columns, size.lines]}
         sock.sendall(protocol.request("attach", **message))
         rest = _reply(sock)
+        label = args.detach_key.strip().replace("ctrl-", "Ctrl-").replace("ctrl+", "Ctrl-")
         print(
-            f"corral: attached to {args.service}; Ctrl-] detaches (the service keeps running)",
+            f"corral: attached to {args.service}; {label} detaches (the service keeps running)",
             file=sys.stderr,
             flush=True,
         )
         code = ExitCode.OK
         previous = signal.signal(signal.SIGWINCH, _follow_size(project, args.service))
         try:
-            reason = _relay(sock, rest)
+            reason = _relay(sock, rest, detach)
         except _Ended as ended:
             reason, code = f"{ended}: detached; the service keeps running", ExitCode.FAILED
         finally:
@@ -105,7 +124,7 @@ def _reply(sock: socket.socket) -> bytes:
     return rest
 
 
-def _relay(sock: socket.socket, first: bytes) -> str:
+def _relay(sock: socket.socket, first: bytes, detach: bytes) -> str:
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     sock.settimeout(None)
     with _raw(stdin):
@@ -121,7 +140,7 @@ def _relay(sock: socket.socket, first: bytes) -> str:
                 keys = os.read(stdin, 4096)
                 if not keys:
                     return "end of input: detached"
-                head, found, _ = keys.partition(DETACH)
+                head, found, _ = keys.partition(detach)
                 if head:
                     sock.sendall(head)
                 if found:

@@ -7,6 +7,7 @@ no imports of the commands' modules, and ``corral.cli.main`` imports just the on
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 import corral
@@ -485,6 +486,12 @@ def _add_attach(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "corral send.",
     )
     command.add_argument("service", metavar="SERVICE")
+    command.add_argument(
+        "--detach-key",
+        default=os.environ.get("CORRAL_DETACH_KEY", "ctrl-]"),
+        metavar="KEY",
+        help="the control key that detaches (default ctrl-], or $CORRAL_DETACH_KEY)",
+    )
     command.set_defaults(handler="cmd_attach:run_attach")
 
 

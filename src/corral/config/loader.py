@@ -31,6 +31,7 @@ from corral.model import (
     DEFAULT_SETTLE_TIME,
     DEFAULT_STOP_SIGNAL,
     DEFAULT_STOP_TIMEOUT,
+    DEFAULT_TTY_SIZE,
     ProjectSettings,
     ProjectSpec,
     ServiceSpec,
@@ -69,6 +70,7 @@ SERVICE_KEYS = (
     "restart_window",
     "oneshot",
     "tty",
+    "tty_size",
 )
 ONESHOT_NAMES = ("release",)  # Procfile names that run to completion (Heroku's release phase)
 PORT_STEP = 100  # foreman's spacing of PORT between services
@@ -404,6 +406,7 @@ def _service(
         restart_window=read("restart_window", v.as_duration, DEFAULT_RESTART_WINDOW),
         oneshot=_oneshot(ctx, raw),
         tty=read("tty", v.as_bool, False),
+        tty_size=read("tty_size", v.as_tty_size, DEFAULT_TTY_SIZE),
         defined_at=raw.defined_at,
     )
 

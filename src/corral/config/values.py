@@ -52,6 +52,24 @@ def as_bool(value: object) -> bool:
     return value
 
 
+TTY_COLUMNS = (20, 1000)
+TTY_ROWS = (5, 500)
+
+
+def as_tty_size(value: object) -> tuple[int, int]:
+    """``"120x40"``: columns by rows."""
+    match = re.fullmatch(r"(\d+)x(\d+)", value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f'expected COLUMNSxROWS such as "120x40", got {describe(value)}')
+    columns, rows = int(match[1]), int(match[2])
+    if not (TTY_COLUMNS[0] <= columns <= TTY_COLUMNS[1] and TTY_ROWS[0] <= rows <= TTY_ROWS[1]):
+        raise ValueError(
+            f"{columns}x{rows} is out of range (columns {TTY_COLUMNS[0]}-{TTY_COLUMNS[1]}, "
+            f"rows {TTY_ROWS[0]}-{TTY_ROWS[1]})"
+        )
+    return columns, rows
+
+
 MAX_NAME = 64
 
 

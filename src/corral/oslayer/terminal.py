@@ -11,8 +11,6 @@ import os
 import struct
 import termios
 
-DEFAULT_SIZE = (120, 40)  # columns, rows
-
 
 def open_pty(columns: int, rows: int) -> tuple[int, int]:
     """A (master, slave) pair, both close-on-exec, the window already ``columns`` x ``rows``.
