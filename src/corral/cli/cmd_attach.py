@@ -161,7 +161,7 @@ def _raw(fd: int) -> Iterator[None]:
 
     previous = {sig: signal.signal(sig, end) for sig in (signal.SIGHUP, signal.SIGTERM)}
     try:
-        tty.setraw(fd)
+        tty.setraw(fd, termios.TCSANOW)  # not TCSAFLUSH: keys typed already still count
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
