@@ -220,6 +220,7 @@ class Dashboard(App[str]):
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
+        box.value = ""  # a new filter each time; Enter on an empty one shows every line
         box.add_class("shown")
         box.focus()
 

@@ -162,8 +162,8 @@ def test_filter_doctor_and_attaching_in_place(corral_project, tmp_path) -> None:
         pane.keys("nothing-like-this", "Enter")
         wait_until(lambda: "web up" not in pane.screen(), timeout=20, message="the filter")
         pane.keys("/")
-        wait_until(lambda: "nothing-like-this" in pane.screen(), timeout=20, message="the box")
-        pane.keys("C-u", "Enter")  # an empty filter shows everything again
+        wait_until(lambda: "filter the log" in pane.screen(), timeout=20, message="an empty box")
+        pane.keys("Enter")  # an empty filter shows everything again
         wait_until(lambda: "web up" in pane.screen(), timeout=20, message="the filter cleared")
         pane.keys("d")
         wait_until(lambda: "doctor:" in pane.screen(), timeout=30, message="doctor's report")
