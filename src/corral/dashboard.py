@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Footer, Input, RichLog, Static
 
 from corral import control
 from corral.errors import CorralError
-from corral.model import ProjectSpec
+from corral.model import ProjectSpec, format_elapsed
 
 REFRESH = 1.0  # seconds between status reads
 LOG_LINES = 200
@@ -144,7 +144,7 @@ class Dashboard(App[str]):
         cpu, memory = self.usage.of(item["members"])
         up = ""
         if item.get("started_at") and item["state"] not in ("stopped", "exited", "crashed"):
-            up = _duration(time.time() - item["started_at"])
+            up = format_elapsed(time.time() - item["started_at"])
         stale = " *" if item.get("stale") else ""  # its code changed since it started
         ports = ",".join(str(p) for p in item.get("listening") or item.get("ports") or [])
         return [
@@ -287,15 +287,6 @@ class Dashboard(App[str]):
             self.call_from_thread(self.refresh_status)
 
         self.run_worker(work, thread=True, group="operations")
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def run(project: ProjectSpec, config_file: Path | None) -> str | None:

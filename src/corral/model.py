@@ -214,6 +214,18 @@ class RunRecord:
         return cls(**values)
 
 
+def format_elapsed(seconds: float) -> str:
+    """An uptime or an age, to the two largest units: 45s, 3m07s, 2h05m, 4d3h."""
+    seconds = int(max(seconds, 0))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
+
+
 def format_duration(seconds: float) -> str:
     """The shortest spelling that ``parse_duration`` reads back to the same value."""
     if seconds == 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from corral.diagnosis import describe_exit
+from corral.model import format_elapsed
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def print_status(result: dict[str, Any], out: Output) -> int:
 def _print_header(result: dict[str, Any], out: Output) -> None:
     supervisor = result.get("supervisor")
     if result["source"] == "supervisor":
-        up = _duration(time.time() - (supervisor.get("started_at") or time.time()))
+        up = format_elapsed(time.time() - (supervisor.get("started_at") or time.time()))
         out.line(
             out.paint(f"supervisor pid {supervisor['pid']}, up {up}; {_session(result)}", "dim")
         )
@@ -109,9 +110,8 @@ def _session(result: dict[str, Any]) -> str:
     if tether:
         parts.append(f"tethered to pid {tether['pid']} ({tether['command'][:40]})")
     if lease:
-        parts.append(
-            f"lease {_duration(lease['ttl'])}, expires in {_duration(lease['expires_in'])}"
-        )
+        ttl, left = format_elapsed(lease["ttl"]), format_elapsed(lease["expires_in"])
+        parts.append(f"lease {ttl}, expires in {left}")
     return ", ".join(parts) or "untethered: services run until 'corral stop'"
 
 
@@ -122,7 +122,7 @@ def starter_line(started_by: dict[str, Any] | None) -> str | None:
     who = f"agent session {started_by['session']}" if started_by.get("session") else "an agent"
     agent = f" ({started_by['agent']})" if started_by.get("agent") else ""
     when = started_by.get("time")
-    ago = f" {_duration(time.time() - when)} ago" if isinstance(when, int | float) else ""
+    ago = f" {format_elapsed(time.time() - when)} ago" if isinstance(when, int | float) else ""
     tie = "tethered" if started_by.get("tethered") else "leased" if started_by.get("leased") else ""
     return f"started by {who}{agent}{ago}, {tie or 'untethered'}"
 
@@ -133,7 +133,7 @@ def state_text(service: dict[str, Any]) -> str:
     last_exit = service.get("last_exit")
     if state == "completed" and last_exit:
         when = last_exit.get("time")
-        ago = f" {_duration(time.time() - when)} ago" if isinstance(when, int | float) else ""
+        ago = f" {format_elapsed(time.time() - when)} ago" if isinstance(when, int | float) else ""
         return f"completed ({describe_exit(last_exit).replace('code ', '')}){ago}"
     if state == "ready" and service.get("note") == NO_PROBE:
         state = "ready (no probe)"  # it stayed up for the settle time: that is all we know
@@ -152,7 +152,7 @@ def _row(service: dict[str, Any], out: Output) -> list[str]:
         service["name"],
         out.paint(state, STATE_STYLE.get(service["state"], "")),
         str(service["pid"]) if running else "-",
-        _duration(time.time() - started) if running and started else "-",
+        format_elapsed(time.time() - started) if running and started else "-",
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if running and started else "-",
         str(service.get("restarts", 0)),
         ports if running else (",".join(str(p) for p in sorted(declared)) or "-"),
@@ -174,14 +174,3 @@ def _print_table(headers: list[str], rows: list[list[str]], out: Output) -> None
         cells = [cell + " " * (widths[i] - visible(cell)) for i, cell in enumerate(row)]
         lines.append("  ".join(cells).rstrip())
     out.line("\n".join(lines))  # one write for the table, not one per service
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
