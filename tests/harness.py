@@ -216,12 +216,14 @@ def corral_project(tmp_path: Path, leak_guard: LeakGuard, runtime_dir: Path):  #
                 project.run("stop", timeout=60)
 
 
-def wait_until(predicate, timeout: float = 10.0, message: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` until true; fail with ``message`` after ``timeout`` seconds."""
+def wait_until(predicate, timeout: float = 10.0, message: str = "condition", detail=None) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until true; fail with ``message`` after ``timeout`` seconds, and with
+    what ``detail()`` returns then (a screen, a log), so a failure in CI can be read."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {message}", pytrace=False)
+            seen = f"\n{detail()}" if detail is not None else ""
+            pytest.fail(f"timed out after {timeout:g}s waiting for {message}{seen}", pytrace=False)
         time.sleep(0.02)
 
 

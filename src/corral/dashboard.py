@@ -128,7 +128,8 @@ class Dashboard(App[str]):
         if list(rows) == previous:  # the same services: change cells in place (no flicker)
             for name, cells in rows.items():
                 for column, value in zip(self.columns, cells, strict=True):
-                    table.update_cell(name, column, value)
+                    # a column widens for a longer value (pid 9999 -> 10000): never cut it
+                    table.update_cell(name, column, value, update_width=True)
         else:
             row = table.cursor_row
             table.clear()

@@ -41,6 +41,10 @@ class Pane:
         )
         return found.stdout
 
+    def until(self, predicate, timeout: float, message: str) -> None:  # type: ignore[no-untyped-def]
+        """``wait_until``, failing with the screen as it was."""
+        wait_until(predicate, timeout=timeout, message=message, detail=self.screen)
+
     def keys(self, *keys: str) -> None:
         subprocess.run([*self.base, "send-keys", *keys], check=True, timeout=10)
 
@@ -72,7 +76,7 @@ def test_the_dashboard_shows_restarts_and_quits_leaving_services_running(
     pane = Pane(tmp_path, ui_command(project.root))
     try:
         expected = ["worker", "ready", str(before["worker"])]
-        wait_until(
+        pane.until(
             lambda: row(pane.screen(), "worker")[:3] == expected and "q quit" in pane.screen(),
             timeout=30,
             message="the service list and the keys",
@@ -82,7 +86,7 @@ def test_the_dashboard_shows_restarts_and_quits_leaving_services_running(
         assert "web up" in screen  # the selected (first) service's log
         assert "q quit" in screen and "Q stop+quit" in screen  # every key shown fits 80 columns
         pane.keys("Down")
-        wait_until(lambda: "tick" in pane.screen(), timeout=20, message="the worker's log")
+        pane.until(lambda: "tick" in pane.screen(), timeout=20, message="the worker's log")
         pane.keys("r")
         wait_until(
             lambda: pids(project)["worker"] not in (None, before["worker"]),
@@ -90,14 +94,14 @@ def test_the_dashboard_shows_restarts_and_quits_leaving_services_running(
             message="the worker restarted from the keyboard",
         )
         after = pids(project)["worker"]
-        wait_until(
+        pane.until(
             lambda: row(pane.screen(), "worker")[2:3] == [str(after)],
             timeout=20,
             message="the new pid on screen",
         )
         assert not pid_alive(before["worker"]) and pids(project)["web"] == before["web"]
         pane.keys("q")
-        wait_until(lambda: "UI-EXIT=0" in pane.screen(), timeout=20, message="the ui to quit")
+        pane.until(lambda: "UI-EXIT=0" in pane.screen(), timeout=20, message="the ui to quit")
         assert "services keep running" in pane.screen()
         assert pids(project) == {"web": before["web"], "worker": after}  # quitting stops nothing
     finally:
@@ -112,13 +116,13 @@ def test_shift_q_stops_everything_and_quits(corral_project, tmp_path) -> None:  
     started = pids(project)
     pane = Pane(tmp_path, ui_command(project.root))
     try:
-        wait_until(
+        pane.until(
             lambda: row(pane.screen(), "web")[1:2] == ["ready"],
             timeout=30,
             message="the service list",
         )
         pane.keys("Q")
-        wait_until(lambda: "UI-EXIT=0" in pane.screen(), timeout=40, message="the ui to quit")
+        pane.until(lambda: "UI-EXIT=0" in pane.screen(), timeout=40, message="the ui to quit")
         assert "stopped every service" in pane.screen()
     finally:
         pane.close()
@@ -154,28 +158,28 @@ def test_filter_doctor_and_attaching_in_place(corral_project, tmp_path) -> None:
     asker = pids(project)["ask"]
     pane = Pane(tmp_path, ui_command(project.root))
     try:
-        wait_until(lambda: "your name?" in pane.screen(), timeout=30, message="ask's log")
+        pane.until(lambda: "your name?" in pane.screen(), timeout=30, message="ask's log")
         pane.keys("Down")
-        wait_until(lambda: "web up" in pane.screen(), timeout=20, message="web's log")
+        pane.until(lambda: "web up" in pane.screen(), timeout=20, message="web's log")
         pane.keys("/")
-        wait_until(lambda: "filter the log" in pane.screen(), timeout=20, message="the filter box")
+        pane.until(lambda: "filter the log" in pane.screen(), timeout=20, message="the filter box")
         pane.keys("nothing-like-this", "Enter")
-        wait_until(lambda: "web up" not in pane.screen(), timeout=20, message="the filter")
+        pane.until(lambda: "web up" not in pane.screen(), timeout=20, message="the filter")
         pane.keys("/")
-        wait_until(lambda: "filter the log" in pane.screen(), timeout=20, message="an empty box")
+        pane.until(lambda: "filter the log" in pane.screen(), timeout=20, message="an empty box")
         pane.keys("Enter")  # an empty filter shows everything again
-        wait_until(lambda: "web up" in pane.screen(), timeout=20, message="the filter cleared")
+        pane.until(lambda: "web up" in pane.screen(), timeout=20, message="the filter cleared")
         pane.keys("d")
-        wait_until(lambda: "doctor:" in pane.screen(), timeout=30, message="doctor's report")
+        pane.until(lambda: "doctor:" in pane.screen(), timeout=30, message="doctor's report")
         pane.keys("Up", "a")  # ask: attach in place, type a line, detach with Ctrl-]
-        wait_until(lambda: "Ctrl-]" in pane.screen(), timeout=20, message="the attach banner")
+        pane.until(lambda: "Ctrl-]" in pane.screen(), timeout=20, message="the attach banner")
         pane.keys("Ada", "Enter")
-        wait_until(lambda: "hello Ada" in pane.screen(), timeout=20, message="the answer")
+        pane.until(lambda: "hello Ada" in pane.screen(), timeout=20, message="the answer")
         pane.keys("C-]")
-        wait_until(lambda: "detached from ask" in pane.screen(), timeout=20, message="the ui")
+        pane.until(lambda: "detached from ask" in pane.screen(), timeout=20, message="the ui")
         assert pids(project)["ask"] == asker  # detaching leaves it running
         pane.keys("q")
-        wait_until(lambda: "UI-EXIT=0" in pane.screen(), timeout=20, message="the ui to quit")
+        pane.until(lambda: "UI-EXIT=0" in pane.screen(), timeout=20, message="the ui to quit")
     finally:
         pane.close()
     assert project.run("stop").returncode == 0
