@@ -109,6 +109,45 @@ def test_the_dashboard_shows_restarts_and_quits_leaving_services_running(
     assert project.run("stop").returncode == 0
 
 
+SLOW_TEXTUAL = """\
+import importlib.abc, sys, time
+
+
+class Slow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "textual":
+            time.sleep(4)  # a very slow disk: the dashboard's library takes 4 s to load
+        return None
+
+
+sys.meta_path.insert(0, Slow())
+"""
+
+
+@pytest.mark.timeout(90)
+def test_the_services_are_on_screen_while_the_dashboard_loads(corral_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project({"Procfile": PROCFILE})
+    assert project.run("start", timeout=60).returncode == 0
+    started = pids(project)
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(SLOW_TEXTUAL)
+    pane = Pane(tmp_path, f"env PYTHONPATH={shlex.quote(str(slow))} {ui_command(project.root)}")
+    try:
+        pane.until(lambda: "loading the dashboard" in pane.screen(), 20, "the plain table")
+        screen = pane.screen()
+        for name, pid in started.items():  # corral status's table: "ready (no probe)  PID"
+            assert row(screen, name)[:2] == [name, "ready"] and str(pid) in row(screen, name)
+        assert "q quit" not in screen  # the dashboard itself is still loading
+        pane.until(lambda: "q quit" in pane.screen(), 30, "the dashboard")
+        assert "loading the dashboard" not in pane.screen()
+        pane.keys("q")
+        pane.until(lambda: "UI-EXIT=0" in pane.screen(), 20, "the ui to quit")
+    finally:
+        pane.close()
+    assert project.run("stop").returncode == 0
+
+
 @pytest.mark.timeout(90)
 def test_shift_q_stops_everything_and_quits(corral_project, tmp_path) -> None:  # type: ignore[no-untyped-def]
     project = corral_project({"Procfile": PROCFILE})
@@ -180,6 +219,58 @@ def test_filter_doctor_and_attaching_in_place(corral_project, tmp_path) -> None:
         assert pids(project)["ask"] == asker  # detaching leaves it running
         pane.keys("q")
         pane.until(lambda: "UI-EXIT=0" in pane.screen(), timeout=20, message="the ui to quit")
+    finally:
+        pane.close()
+    assert project.run("stop").returncode == 0
+
+
+CHATTY = (
+    "import time\n"
+    "for n in range(30): print(f'filler {n}')\n"
+    "print('needle one')\n"
+    "for n in range(30, 60): print(f'filler {n}')\n"
+    "print('needle two')\n"
+    "for n in range(60, 90): print(f'filler {n}')\n"
+    "n = 0\n"
+    "while True:\n"
+    "    n += 1; print(f'tick {n}', flush=True); time.sleep(0.2)\n"
+)
+
+
+@pytest.mark.timeout(90)
+def test_searching_the_log_steps_between_matches_and_holds_the_place(
+    corral_project, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    project = corral_project({"Procfile": "chatty: python3 -u chatty.py\n"})
+    project.write("chatty.py", CHATTY)
+    assert project.run("start", timeout=60).returncode == 0
+    pane = Pane(tmp_path, ui_command(project.root))
+    try:
+        pane.until(lambda: "tick 3" in pane.screen(), 30, "the log, followed")
+        assert "needle" not in pane.screen()  # the pane follows the end of the log
+        pane.keys("f")
+        pane.until(lambda: "find in the log" in pane.screen(), 20, "the find box")
+        pane.keys("needle", "Enter")
+        pane.until(lambda: "match 2 of 2" in pane.screen(), 20, "the newest match")
+        assert "needle two" in pane.screen()
+        pane.keys("n")
+        pane.until(lambda: "match 1 of 2" in pane.screen(), 20, "the older match")
+        screen = pane.screen()
+        assert "needle one" in screen and "needle two" not in screen
+        ticks = [line for line in screen.splitlines() if "tick" in line]
+        wait_until(lambda: "tick 25" in project.run("logs", "chatty").stdout, 30, "more ticks")
+        assert "needle one" in pane.screen()  # new lines did not move the view away
+        assert [line for line in pane.screen().splitlines() if "tick" in line] == ticks
+        pane.keys("N")
+        pane.until(lambda: "match 2 of 2" in pane.screen(), 20, "the newer match")
+        pane.keys("f")
+        pane.until(lambda: "find in the log" in pane.screen(), 20, "the find box again")
+        pane.keys("Enter")  # no search: the pane follows the end again
+        pane.until(lambda: "needle" not in pane.screen(), 20, "the end of the log")
+        pane.keys("?")
+        pane.until(lambda: "the older match" in pane.screen(), 20, "every key listed")
+        pane.keys("q")
+        pane.until(lambda: "UI-EXIT=0" in pane.screen(), 20, "the ui to quit")
     finally:
         pane.close()
     assert project.run("stop").returncode == 0

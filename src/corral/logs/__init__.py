@@ -17,7 +17,7 @@ from pathlib import Path
 
 from corral.logs.files import DEFAULT_KEEP, index_path, log_dir, log_path, logical_end
 from corral.logs.follow import Cursor, end_offsets, follow
-from corral.logs.reader import LogLine, last_lines, tail
+from corral.logs.reader import LogLine, last_lines, tail, tail_to_end
 from corral.logs.reader import run_lines as _run_lines
 
 TYPE_CHECKING = False
@@ -45,6 +45,7 @@ __all__ = [
     "parse_since",
     "run_lines",
     "tail",
+    "tail_to_end",
     "write_marker",
 ]
 

@@ -116,17 +116,39 @@ def service_tail(
     matcher: scan.Matcher | None = None,
 ) -> list[LogLine]:
     """Up to ``lines`` of one service's newest lines (after the filters), newest first."""
-    found: list[LogLine] = []
     if lines <= 0:
-        return found
+        return []
     with files.segments(state_dir, service) as segments:
-        for number, segment in enumerate(segments):
-            if number and since is not None and segment.mtime < since:
-                break  # a rotated file was last written before any line we want
-            for line in _segment_lines(service, segment, since, matcher):
-                found.append(line)
-                if len(found) >= lines:
-                    return found
+        return _newest(service, segments, lines, since, matcher)
+
+
+def tail_to_end(
+    state_dir: Path, service: str, lines: int, grep: re.Pattern[str] | None = None
+) -> tuple[list[LogLine], int]:
+    """One service's last ``lines`` lines (oldest first), and the logical offset they end at:
+    a ``follow.Cursor`` from there reads on without a line lost or shown twice."""
+    matcher = scan.Matcher(grep) if grep is not None else None
+    with files.segments(state_dir, service) as segments:
+        found = _newest(service, segments, lines, None, matcher) if lines > 0 else []
+        end = segments[0].end if segments else 0
+    return found[::-1], end
+
+
+def _newest(
+    service: str,
+    segments: list[files.Segment],
+    lines: int,
+    since: float | None,
+    matcher: scan.Matcher | None,
+) -> list[LogLine]:
+    found: list[LogLine] = []
+    for number, segment in enumerate(segments):
+        if number and since is not None and segment.mtime < since:
+            break  # a rotated file was last written before any line we want
+        for line in _segment_lines(service, segment, since, matcher):
+            found.append(line)
+            if len(found) >= lines:
+                return found
     return found
 
 

@@ -18,14 +18,14 @@ from typing import Any, ClassVar
 import psutil
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, RichLog, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from corral import control
+from corral.dashboard.log_pane import LogPane
 from corral.errors import CorralError
 from corral.model import ProjectSpec, format_elapsed
 
 REFRESH = 1.0  # seconds between status reads
-LOG_LINES = 200
 ACTION_TIMEOUT = 60.0
 COLUMNS = ("service", "state", "pid", "ports", "up", "restarts", "cpu", "memory")
 
@@ -65,44 +65,57 @@ class Dashboard(App[str]):
     #services { height: auto; max-height: 50%; }
     #log { height: 1fr; border-top: solid $accent; }
     #message { height: 1; color: $text-muted; }
-    #filter { display: none; }
-    #filter.shown { display: block; }
+    #ask { display: none; }
+    #ask.shown { display: block; }
     """
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("s", "start", "start"),
         Binding("x", "stop", "stop"),
         Binding("r", "restart", "restart"),
-        Binding("R", "restart_all", "restart all", show=False),  # the footer fits 80 columns
-        Binding("a", "attach", "attach"),
-        Binding("slash", "filter", "filter"),
-        Binding("d", "doctor", "doctor"),
-        Binding("q", "quit_leaving", "quit"),
-        Binding("ctrl+c", "quit_leaving", "quit", show=False, priority=True),
-        Binding("Q", "stop_all_and_quit", "stop+quit"),
+        # the footer shows what fits in 80 columns; "?" lists every key
+        Binding("R", "restart_all", "restart every service", show=False),
+        Binding("a", "attach", "attach", tooltip="attach to a tty = true service (Ctrl-] back)"),
+        Binding("slash", "filter", "filter", tooltip="show only log lines that match"),
+        Binding("f", "find", "find in the log", show=False),
+        Binding("n", "step(-1)", "the older match", show=False),
+        Binding("N", "step(1)", "the newer match", show=False),
+        Binding("d", "doctor", "doctor's report", show=False),
+        Binding("question_mark", "keys", "keys"),
+        Binding("q", "quit_leaving", "quit", tooltip="quit, leaving every service running"),
+        Binding("ctrl+c", "quit_leaving", "quit too", show=False, priority=True),
+        Binding("Q", "stop_all_and_quit", "stop+quit", tooltip="stop every service and quit"),
     ]
 
-    def __init__(self, project: ProjectSpec, config_file: Path | None) -> None:
+    def __init__(
+        self,
+        project: ProjectSpec,
+        config_file: Path | None,
+        first: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
+        self.first = first  # a status document already read (corral ui shows it while loading)
         self.project = project
         self.config_file = config_file
         self.usage = TreeUsage()
         self.services: list[dict[str, Any]] = []
-        self.shown_log: tuple[str, int] | None = None  # (service, log size) on screen
         self.columns: list[Any] = []  # the table's column keys
-        self.pattern: re.Pattern[str] | None = None  # the log filter
+        self.asking = "filter"  # what the input box is for: "filter" or "find"
         self.doctor_shown = False  # the log pane shows doctor's report instead
 
     def compose(self) -> ComposeResult:
         table: DataTable[str] = DataTable(id="services", cursor_type="row", zebra_stripes=True)
         self.columns = table.add_columns(*COLUMNS)
         yield table
-        yield RichLog(id="log", max_lines=LOG_LINES * 5, wrap=False, markup=False)
-        yield Input(placeholder="filter the log (a regular expression; empty: all)", id="filter")
+        yield LogPane()
+        yield Input(id="ask")
         yield Static("", id="message")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_status()
+        if self.first is not None:
+            self._show(self.first)
+        else:
+            self.refresh_status()
         self.set_interval(REFRESH, self.refresh_status)
 
     # ---- what is shown ---------------------------------------------------------------------
@@ -160,22 +173,11 @@ class Dashboard(App[str]):
         ]
 
     def _show_log(self) -> None:
-        from corral import logs
-        from corral.logs.escapes import strip
         from corral.paths import state_dir
 
         name = self.selected()
-        if name is None or self.doctor_shown:
-            return
-        directory = state_dir(self.project.root)
-        size = logs.logical_end(directory, name)
-        if self.shown_log == (name, size):
-            return
-        self.shown_log = (name, size)
-        view = self.query_one(RichLog)
-        view.clear()
-        for line in logs.tail(directory, [name], lines=LOG_LINES, grep=self.pattern):
-            view.write(strip(line.text))
+        if name is not None and not self.doctor_shown:
+            self.query_one(LogPane).show(state_dir(self.project.root), name)
 
     def selected(self) -> str | None:
         table = self.query_one(DataTable)
@@ -185,7 +187,8 @@ class Dashboard(App[str]):
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         if self.doctor_shown:
-            self.doctor_shown, self.shown_log = False, None
+            self.doctor_shown = False
+            self.query_one(LogPane).forget()
         self._show_log()
 
     def say(self, text: str) -> None:
@@ -216,26 +219,39 @@ class Dashboard(App[str]):
         with self.suspend():
             subprocess.run(command, check=False)
         self.say(f"detached from {name}")
-        self.shown_log = None
         self.refresh_status()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""  # a new filter each time; Enter on an empty one shows every line
+        self._ask("filter", "filter the log (a regular expression; empty: all)")
+
+    def action_find(self) -> None:
+        self._ask("find", "find in the log (a regular expression; empty: none)")
+
+    def action_step(self, direction: int) -> None:
+        self.say(self.query_one(LogPane).step(direction))
+
+    def _ask(self, purpose: str, placeholder: str) -> None:
+        box = self.query_one("#ask", Input)
+        self.asking, box.placeholder = purpose, placeholder
+        box.value = ""  # a new question each time; Enter on an empty one undoes the last
         box.add_class("shown")
         box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         try:
-            self.pattern = re.compile(text) if text else None
+            pattern = re.compile(text) if text else None
         except re.error as exc:
-            self.say(f"filter: invalid regular expression {text!r}: {exc}")
+            self.say(f"{self.asking}: invalid regular expression {text!r}: {exc}")
             return
         event.input.remove_class("shown")
         self.query_one(DataTable).focus()
+        pane = self.query_one(LogPane)
+        if self.asking == "find":
+            self.say(pane.find(pattern))
+            return
+        pane.filter(pattern)
         self.say(f"log filtered by {text!r}" if text else "")
-        self.shown_log = None
         self._show_log()
 
     def action_doctor(self) -> None:
@@ -249,15 +265,30 @@ class Dashboard(App[str]):
         self.run_worker(work, thread=True, group="operations")
 
     def _show_doctor(self, report: dict[str, Any]) -> None:
-        view = self.query_one(RichLog)
-        view.clear()
         problems = report["problems"]
-        view.write(f"doctor: {len(problems)} problem(s)" if problems else "doctor: no problems")
+        lines = [f"doctor: {len(problems)} problem(s)" if problems else "doctor: no problems"]
         for problem in problems:
-            view.write(f"  {problem['problem']}")
-            view.write(f"    fix: {problem['fix']}")
-        self.doctor_shown = True  # until the selection moves
-        self.say("doctor's report in the log pane")
+            lines += [f"  {problem['problem']}", f"    fix: {problem['fix']}"]
+        self._show_aside(lines, "doctor's report in the log pane")
+
+    def action_keys(self) -> None:
+        names = {"slash": "/", "question_mark": "?", "ctrl+c": "Ctrl-C"}
+        lines = ["keys:"] + [
+            f"  {names.get(binding.key, binding.key):7} {binding.tooltip or binding.description}"
+            for binding in self.BINDINGS
+            if isinstance(binding, Binding)
+        ]
+        self._show_aside(lines, "the keys in the log pane (moving the selection shows the log)")
+
+    def _show_aside(self, lines: list[str], message: str) -> None:
+        """Lines in the log pane instead of the log, until the selection moves."""
+        view = self.query_one(LogPane)
+        view.clear()
+        view.forget()
+        for line in lines:
+            view.write(line)
+        self.doctor_shown = True
+        self.say(message)
 
     def action_quit_leaving(self) -> None:
         self.exit("left", message="services keep running (corral stop stops them)")
@@ -290,6 +321,8 @@ class Dashboard(App[str]):
         self.run_worker(work, thread=True, group="operations")
 
 
-def run(project: ProjectSpec, config_file: Path | None) -> str | None:
+def run(
+    project: ProjectSpec, config_file: Path | None, first: dict[str, Any] | None = None
+) -> str | None:
     """Show the dashboard until the user quits; returns how it ended ("left" or "stopped")."""
-    return Dashboard(project, config_file).run()
+    return Dashboard(project, config_file, first).run()
