@@ -275,9 +275,15 @@ def toml_value(value: object) -> str:
     return json.dumps(value)  # numbers, and strings as TOML basic strings
 
 
+# Options every service_toml table gets unless the test names them: the reliability suite runs
+# its containment tests a second time with {"tty": True} (tests/reliability/conftest.py).
+SUBJECT_OPTIONS: dict[str, object] = {}
+
+
 def service_toml(name: str, command: str, **options: object) -> str:
     """A ``[services.NAME]`` table for corral.toml."""
     lines = [f"[services.{name}]", f"command = {toml_value(command)}"]
+    options = {**SUBJECT_OPTIONS, **options}
     lines += [f"{key} = {toml_value(value)}" for key, value in options.items()]
     return "\n".join(lines) + "\n"
 
