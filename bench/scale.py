@@ -239,7 +239,9 @@ def corral_idle(server: str, count: int, window: float) -> tuple[float, float]:
         corral(root, "start")
         state = json.loads((root / ".corral" / "state.json").read_text())
         pids = [state["supervisor"]["pid"], state["guard"]["pid"]]
-        time.sleep(16)  # past the runs' settling time (corral.engine.SETTLING), as in daily use
+        time.sleep(
+            16
+        )  # past the runs' settling time (corral.supervisor.engine.SETTLING), as in daily use
         before, _ = cpu_and_rss(pids)
         time.sleep(window)
         after, rss = cpu_and_rss(pids)
@@ -361,7 +363,7 @@ def fixed_costs(rounds: int) -> list[str]:
 
 SPAWN = """
 import os, time
-import corral.daemon, corral.engine  # a supervisor's modules, so a supervisor's size
+import corral.supervisor.daemon, corral.supervisor.engine  # a supervisor's modules, so a supervisor's size
 def median(f):
     samples = []
     for _ in range(41):

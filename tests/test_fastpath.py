@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from corral import prelaunch
 from corral.cli.fastpath import _parse
 from corral.digest import sha256_hex
+from corral.launch import prelaunch
 from corral.paths import find_root as _project_root
 from corral.paths import project_id
 from harness import hostile, marked_processes, pid_alive, service_toml, wait_until
@@ -215,7 +215,9 @@ def test_a_held_guard_and_supervisor_let_go_exit_without_a_trace(corral_project)
 
         def both_up() -> bool:
             commands = marked_processes({project.id}, None).values()
-            return {"corral.guard", "corral.daemon"} <= {c.split()[2] for c in commands}
+            return {"corral.launch.guard", "corral.supervisor.daemon"} <= {
+                c.split()[2] for c in commands
+            }
 
         wait_until(both_up, message="the held guard and supervisor")
     finally:

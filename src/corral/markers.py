@@ -16,8 +16,8 @@ PREFIX = "CORRAL_"
 ROLE = "CORRAL_ROLE"
 
 # Descriptors handed from the launcher to the guard and the supervisor, by variable name.
-READY_FD = "CORRAL_READY_FD"  # the supervisor writes "listening" on it (see corral.launch)
-HOLD_FD = "CORRAL_HOLD_FD"  # a prelaunched guard waits on it for the word (corral.prelaunch)
+READY_FD = "CORRAL_READY_FD"  # the supervisor writes "listening" on it (see corral.launch.launcher)
+HOLD_FD = "CORRAL_HOLD_FD"  # a prelaunched guard waits on it for the word (corral.launch.prelaunch)
 
 # The descriptor where a service finds the write end of its lifeline pipe.
 LIFELINE_FD = 3

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from corral import control
+from corral.control import operations as control
 from corral.errors import CorralError, InternalError, StartFailed, UsageError, check_services
 
 try:  # pydantic comes with the mcp extra; without it build_server says how to install it
@@ -137,7 +137,7 @@ def build_server(directory: Path, config_file: Path | None) -> Any:
         raise UsageError(
             "the MCP server needs the mcp extra", hint="pip install 'corral[mcp]'"
         ) from None
-    from corral.tether import resolve
+    from corral.control.tether import resolve
 
     me = resolve(str(os.getpid()))
     assert me is not None
@@ -334,7 +334,7 @@ def _add_read_tools(server: Any, ctx: _Context) -> None:
         annotations=read_only,
     )
     async def doctor() -> dict[str, Any]:
-        from corral.doctor import diagnose
+        from corral.control.doctor import diagnose
 
         return await ctx.call(lambda: diagnose(ctx.project()))
 
@@ -374,7 +374,7 @@ def _add_port_tools(server: Any, ctx: _Context) -> None:
 
 
 def _start(project, config_file, services, timeout, session) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from corral.diagnosis import diagnose_failure
+    from corral.control.diagnosis import diagnose_failure
 
     result = control.start(project, config_file, services, _bounded(timeout), session=session)
     failed = result.get("failed")

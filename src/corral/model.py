@@ -65,7 +65,7 @@ class ServiceSpec:
     restart_limit: int = DEFAULT_RESTART_LIMIT  # exits within restart_window: crashed
     restart_window: float = DEFAULT_RESTART_WINDOW
     oneshot: bool = False  # runs to completion: exit 0 is success (e.g. a release step)
-    tty: bool = False  # runs on a pseudo-terminal the supervisor holds (see corral.terminal)
+    tty: bool = False  # on a pseudo-terminal the supervisor holds (corral.supervisor.terminal)
     tty_size: tuple[int, int] = DEFAULT_TTY_SIZE  # that terminal's columns and rows, until attached
     defined_at: str = ""  # "file:line" where the service was first named, for messages
 

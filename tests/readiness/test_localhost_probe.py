@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from corral.probes import HttpProbe
+from corral.supervisor.probes import HttpProbe
 
 
 class NoThreads(concurrent.futures.ThreadPoolExecutor):

@@ -336,7 +336,8 @@ def test_an_https_probe_passes_and_fails_by_status(corral_project) -> None:  # t
 
 
 def test_the_supervisor_does_not_load_openssl_without_https_probes(corral_project) -> None:  # type: ignore[no-untyped-def]
-    """OpenSSL would cost the resident supervisor about 4 MiB for nothing (see corral.daemon)."""
+    """OpenSSL would cost the resident supervisor about 4 MiB for nothing (see
+    corral.supervisor.daemon)."""
     project = corral_project()
     port = free_port()
     project.write("server.py", HTTP_SERVER)

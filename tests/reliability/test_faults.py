@@ -202,7 +202,7 @@ def test_sigkill_of_the_supervisor_at_random_points_leaves_nothing(corral_projec
 
 
 def test_doctor_finds_the_last_failure_a_supervisor_logged(tmp_path: Path) -> None:
-    from corral.doctor import last_failure
+    from corral.control.doctor import last_failure
     from corral.paths import supervisor_log_path
 
     log = supervisor_log_path(tmp_path)

@@ -10,10 +10,10 @@ import pytest
 
 from corral import oslayer
 from corral.clock import ManualClock
-from corral.engine import Engine
 from corral.model import ProjectSpec, RestartPolicy, ServiceSpec
 from corral.paths import project_id
 from corral.state import ProjectState
+from corral.supervisor.engine import Engine
 
 
 def make_engine(root: Path, clock: ManualClock, *services: ServiceSpec) -> Engine:

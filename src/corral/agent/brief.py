@@ -21,7 +21,7 @@ TROUBLE = {"crashed", "probe_failed", "tether_fired", "lease_expired"}
 
 
 def compose(project: Any, session: str | None = None, now: float | None = None) -> str | None:
-    from corral import control
+    from corral.control import operations as control
 
     now = time.time() if now is None else now
     status = control.status(project)

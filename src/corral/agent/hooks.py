@@ -150,7 +150,7 @@ def _export_session(env_file: str | None, session: str | None) -> str | None:
 
 
 def session_end(payload: dict[str, Any], environ: Mapping[str, str]) -> Result:
-    from corral import control
+    from corral.control import operations as control
 
     session = _session(payload)
     if session is None:

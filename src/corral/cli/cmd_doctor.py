@@ -9,7 +9,7 @@ from corral.errors import ExitCode
 
 
 def run_doctor(args: argparse.Namespace, out: Output) -> int:
-    from corral.doctor import diagnose
+    from corral.control.doctor import diagnose
 
     project = load_project_for(args)
     report = diagnose(project)

@@ -11,7 +11,7 @@ from corral.errors import ExitCode, UsageError
 
 
 def run_ls(args: argparse.Namespace, out: Output) -> int:
-    from corral import listing
+    from corral.control import listing
 
     projects = listing.projects()
     if out.json:
@@ -45,7 +45,7 @@ def run_ls(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_nuke(args: argparse.Namespace, out: Output) -> int:
-    from corral import nuke
+    from corral.control import nuke
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not args.yes and not interactive:

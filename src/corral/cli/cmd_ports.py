@@ -12,7 +12,7 @@ from corral.errors import ExitCode
 
 
 def run_port(args: argparse.Namespace, out: Output) -> int:
-    from corral import control
+    from corral.control import operations as control
 
     project = load_project_for(args)
     rows = control.port_report(project, args.ports)
@@ -48,7 +48,7 @@ def _holder_line(holder: dict[str, Any]) -> str:
 
 
 def run_free(args: argparse.Namespace, out: Output) -> int:
-    from corral import control
+    from corral.control import operations as control
 
     project = load_project_for(args)
     results = control.free(project, args.ports, args.force)

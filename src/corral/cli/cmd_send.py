@@ -13,7 +13,7 @@ ENTER = "\r"  # what the Enter key sends: the terminal turns it into a newline f
 
 
 def run_send(args: argparse.Namespace, out: Output) -> int:
-    from corral import control
+    from corral.control import operations as control
 
     project = load_project_for(args)
     check_services([args.service], project.service_names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from corral.cli.cmd_status import NO_PROBE, state_text
 from corral.cli.render import Output, load_project_for
-from corral.diagnosis import describe_exit, diagnose_failure
+from corral.control.diagnosis import describe_exit, diagnose_failure
 from corral.errors import CorralError, ExitCode, check_services
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the fast paths of start and stop render here
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def run_start(args: argparse.Namespace, out: Output) -> int:
-    from corral import control
+    from corral.control import operations as control
 
     project = load_project_for(args)
     check_names(project, args.services)
@@ -39,7 +39,7 @@ def run_start(args: argparse.Namespace, out: Output) -> int:
             wait=not args.no_wait,
             session=session,
         )
-    from corral import tether
+    from corral.control import tether
 
     tether.check_outlived(session.get("tether"))
     return report_start(project.root, result, out)
@@ -80,7 +80,7 @@ def session_options(args: argparse.Namespace, project, out: Output) -> dict[str,
     """Tether and lease for this start: flag, then CORRAL_TETHER, then the config."""
     import os
 
-    from corral import tether
+    from corral.control import tether
 
     session: dict[str, Any] = {}
     choice = args.tether or os.environ.get("CORRAL_TETHER") or project.settings.tether
@@ -113,7 +113,7 @@ def note_untethered_agent() -> None:
 
 
 def run_restart(args: argparse.Namespace, out: Output) -> int:
-    from corral import control
+    from corral.control import operations as control
 
     project = load_project_for(args)
     check_names(project, args.services)
@@ -137,7 +137,7 @@ def run_restart(args: argparse.Namespace, out: Output) -> int:
 
 
 def run_stop(args: argparse.Namespace, out: Output) -> int:
-    from corral import control
+    from corral.control import operations as control
 
     project = load_project_for(args)
     check_names(project, args.services)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from corral.diagnosis import describe_exit
+from corral.control.diagnosis import describe_exit
 from corral.model import format_elapsed
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
@@ -31,8 +31,8 @@ STATE_STYLE = {
 
 
 def run_status(args: argparse.Namespace, out: Output) -> int:
-    from corral import control
     from corral.cli.render import load_project_for
+    from corral.control import operations as control
 
     project = load_project_for(args)
     result = control.status(project)

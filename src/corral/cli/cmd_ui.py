@@ -35,8 +35,8 @@ def _paint_status(project: ProjectSpec, out: Output) -> dict[str, Any]:
     """The plain ``corral status`` table, on the screen the dashboard will use, while Textual
     loads (about 0.4 s of import): the services and their states are there at once. The same
     document is the dashboard's first, so nothing is read twice."""
-    from corral import control
     from corral.cli.cmd_status import print_status
+    from corral.control import operations as control
 
     document = control.status(project)
     out.stdout.write(ALTERNATE_SCREEN)

@@ -67,7 +67,7 @@ class _Gone:
     def __call__(self) -> bool:
         import time
 
-        from corral import control
+        from corral.control import operations as control
 
         if time.monotonic() < self.next_look:
             return False
@@ -177,11 +177,12 @@ def _exit_detail(event: dict[str, Any]) -> str:
 
 
 def run_up(args: argparse.Namespace, out: Output) -> int:
-    from corral import control, logs
+    from corral import logs
     from corral.cli.cmd_logs import _Printer
     from corral.cli.cmd_services import _config_file, selected
+    from corral.control import operations as control
+    from corral.control.tether import resolve
     from corral.paths import ensure_state_dir
-    from corral.tether import resolve
 
     project = load_project_for(args)
     args.services = selected(project, args.services, args.excluded)
@@ -265,8 +266,8 @@ class _Watch:
 
 
 def _finish(project: Any, stopper: _Stopper, watch: _Watch, printer: Any, out: Output) -> int:
-    from corral import control
     from corral.cli.cmd_services import _print_stop_reports
+    from corral.control import operations as control
 
     if watch.gone.seen and stopper.requested is None:
         out.line(

@@ -9,9 +9,9 @@ from corral.errors import ExitCode, UsageError, check_services
 
 
 def run_wait(args: argparse.Namespace, out: Output) -> int:
-    from corral import control
     from corral.cli.cmd_services import print_diagnosis
-    from corral.diagnosis import diagnose_failure
+    from corral.control import operations as control
+    from corral.control.diagnosis import diagnose_failure
 
     project = load_project_for(args)
     check_services(args.services, project.service_names)
@@ -47,7 +47,7 @@ def run_wait(args: argparse.Namespace, out: Output) -> int:
 def _wait_log(args: argparse.Namespace, out: Output, project) -> int:  # type: ignore[no-untyped-def]
     import re
 
-    from corral import control
+    from corral.control import operations as control
 
     if len(args.services) != 1:
         raise UsageError("--log needs exactly one SERVICE", hint="corral wait web --log 'compiled'")

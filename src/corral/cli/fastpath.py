@@ -96,7 +96,7 @@ def _start(root: str, want_json: bool) -> int | None:
 
 def _prelaunch(root: str) -> None:
     """A cold start: the guard's and supervisor's start-up overlaps loading the configuration."""
-    from corral.prelaunch import prelaunch
+    from corral.launch.prelaunch import prelaunch
 
     prelaunch(root, paths.project_id(root))
 

@@ -29,7 +29,7 @@ class Progress:
         self._clear()
 
     def _run(self) -> None:
-        from corral import control
+        from corral.control import operations as control
 
         while not self.stopped.wait(self.interval):
             try:

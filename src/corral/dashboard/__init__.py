@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static
 
-from corral import control
+from corral.control import operations as control
 from corral.dashboard.log_pane import LogPane
 from corral.errors import CorralError
 from corral.model import ProjectSpec, format_elapsed
@@ -256,7 +256,7 @@ class Dashboard(App[str]):
 
     def action_doctor(self) -> None:
         def work() -> None:
-            from corral.doctor import diagnose
+            from corral.control.doctor import diagnose
 
             report = diagnose(self.project)
             self.call_from_thread(self._show_doctor, report)

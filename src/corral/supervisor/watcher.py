@@ -1,4 +1,4 @@
-"""``python -m corral.watcher DIR...``: one JSON line per debounced burst of file changes.
+"""``python -m corral.supervisor.watcher DIR...``: one JSON line per debounced burst of changes.
 
 Runs as a child of the supervisor, not inside it: watchfiles uses threads, and the supervisor
 must stay single-threaded (it spawns services with a preexec function). Dies with its parent.

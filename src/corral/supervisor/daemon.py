@@ -1,9 +1,9 @@
-"""The supervisor process of one project: ``python -m corral.daemon ROOT [CONFIG]``.
+"""The supervisor process of one project: ``python -m corral.supervisor.daemon ROOT [CONFIG]``.
 
-Started by the guard (``corral.guard``), never directly. It serves the control socket, runs the
-engine on one asyncio loop, reaps every child (its own and reparented orphans), samples logs,
-records members, saves the state file, and exits when stopped, when told to shut down, or after
-``IDLE_EXIT`` seconds with nothing running and no client contact.
+Started by the guard (``corral.launch.guard``), never directly. It serves the control socket,
+runs the engine on one asyncio loop, reaps every child (its own and reparented orphans), samples
+logs, records members, saves the state file, and exits when stopped, when told to shut down, or
+after ``IDLE_EXIT`` seconds with nothing running and no client contact.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 if __name__ == "__main__" and "asyncio" not in sys.modules:
     # asyncio loads OpenSSL at import (4 MiB resident, for life) though the supervisor only
-    # needs it for https probes, which import it on their own (see corral.probes). Hide it
+    # needs it for https probes, which import it on their own (corral.supervisor.probes). Hide it
     # while asyncio loads; asyncio then serves plain sockets, which is all we ask of it.
     sys.modules["ssl"] = None  # type: ignore[assignment]
     import asyncio
@@ -31,15 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from corral import markers, oslayer, protocol
-from corral.engine import Engine
 from corral.errors import CorralError, Declined, ShuttingDown, UsageError
 from corral.lifecycle import DOWN
 from corral.model import ProjectSpec, spec_from_dict
 from corral.paths import launch_spec_path, socket_path, state_dir, supervisor_log_path
 from corral.reclaim import StopReport
-from corral.session import Tethers, tied_to
 from corral.state import ProjectState, write_state
-from corral.terminal import Terminal, TerminalClosed
+from corral.supervisor.engine import Engine
+from corral.supervisor.session import Tethers, tied_to
+from corral.supervisor.terminal import Terminal, TerminalClosed
 
 IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documented in README
 TICK = 0.5  # housekeeping; also samples logs where write notifications are missing
@@ -138,7 +138,7 @@ class Supervisor:
         if not directories:
             return
         self.watcher = subprocess.Popen(
-            [sys.executable, "-m", "corral.watcher", *directories],
+            [sys.executable, "-m", "corral.supervisor.watcher", *directories],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
         )
@@ -580,7 +580,7 @@ def _anything_left(previous: ProjectState) -> bool:
 def _clean_orphans(root: Path, project_id: str) -> list[str]:
     """Stop what an earlier supervisor of this project left running (its state file says what),
     before anything new starts. Returns one line per service that had survivors."""
-    from corral.recovery import reclaim_all
+    from corral.reclaim.recovery import reclaim_all
     from corral.state import read_state
 
     previous = read_state(root, oslayer.boot_id(), project_id)
@@ -600,7 +600,7 @@ def _clean_orphans(root: Path, project_id: str) -> list[str]:
 
 
 def _await_word(root: Path) -> bool:
-    """A prelaunched supervisor (see corral.prelaunch) holds here, its imports done, until the
+    """A prelaunched supervisor (corral.launch.prelaunch) holds here, its imports done, until the
     guard sends the word with the project lock (kept open for life, as the guard keeps it);
     then supervisor.log becomes its stdout and stderr. False at end-of-file: no word."""
     value = os.environ.pop(markers.HOLD_FD, "")
@@ -622,7 +622,7 @@ def _await_word(root: Path) -> bool:
 
 
 def _take_ready_fd() -> int | None:
-    """The launcher's pipe (see corral.launch): ours alone, never a service's."""
+    """The launcher's pipe (see corral.launch.launcher): ours alone, never a service's."""
     value = os.environ.pop(markers.READY_FD, "")
     try:
         fd = int(value)

@@ -18,7 +18,7 @@ from corral.state import read_state, state_path
 
 
 def diagnose(project: ProjectSpec) -> dict[str, Any]:
-    from corral import control
+    from corral.control import operations as control
 
     problems: list[dict[str, str]] = []
     supervisor = _supervisor(project, problems)

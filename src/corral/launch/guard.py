@@ -1,4 +1,4 @@
-"""The guard: a tiny process above the supervisor. ``python -m corral.guard ROOT [CONFIG]``.
+"""The guard: a tiny process above the supervisor. ``python -m corral.launch.guard ROOT [CONFIG]``.
 
 It detaches (fork; the launcher already gave it a new session), takes the project's supervisor
 lock for life, becomes a subreaper and starts the supervisor as its child. When the supervisor
@@ -6,8 +6,8 @@ exits in order, so does the guard. When it dies any other way, its orphans are r
 the guard stops everything the state file names (with the full reclaim), kills whatever else is
 left below it, records why in the state file and the supervisor log, and exits.
 
-Prelaunched (``CORRAL_HOLD_FD``, see ``corral.prelaunch``) it starts the supervisor at once, so
-that both interpreters start up while the launcher loads the configuration, and both hold,
+Prelaunched (``CORRAL_HOLD_FD``, see ``corral.launch.prelaunch``) it starts the supervisor at
+once, so that both interpreters start up while the launcher loads the configuration, and both hold,
 touching nothing, until the launcher's word: then the guard takes the lock, hands it to the
 supervisor with the word, and carries on as above. End-of-file instead means the launcher gave
 up (a bad configuration, a supervisor already up): both exit without a trace.
@@ -86,7 +86,7 @@ def _guard(root: str, supervisor: int) -> int:
         return 0
     reason = _describe(status)
     log(f"supervisor pid {supervisor} {reason}: stopping everything it left")
-    from corral.recovery import recover_after_supervisor_death
+    from corral.reclaim.recovery import recover_after_supervisor_death
 
     recover_after_supervisor_death(root, f"supervisor {reason}", log)
     return 0
@@ -125,7 +125,7 @@ def _start_supervisor(root: str, config: str, passed: int, env: dict[str, str]) 
     if pid == 0:
         os.environ.update(env)
         os.environ[ROLE] = "supervisor"
-        os.execv(sys.executable, [sys.executable, "-m", "corral.daemon", root, config])
+        os.execv(sys.executable, [sys.executable, "-m", "corral.supervisor.daemon", root, config])
     os.set_inheritable(passed, False)
     if ready is not None:
         os.close(ready)  # only the supervisor may answer the launcher

@@ -13,12 +13,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
-from corral import logs, oslayer, probes, runner
+from corral import logs, oslayer
 from corral.clock import Clock
 from corral.lifecycle import Event, State
 from corral.model import ProbeKind, ProcessIdentity, ProjectSpec, ReadyProbe
 from corral.reclaim import holds_run
-from corral.service import Service, quick_members
+from corral.supervisor import probes, runner
+from corral.supervisor.service import Service, quick_members
 
 FIRST_POLL = 0.002  # seconds before the second probe: a server that listens at once is seen at once
 QUICK_POLL = 0.01  # the pause grows by half up to this in a run's first moments

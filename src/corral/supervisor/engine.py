@@ -16,16 +16,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from corral import events, logs, oslayer, ports, runner, staleness, status
+from corral import events, logs, oslayer, ports, status
 from corral.clock import SYSTEM, Clock
 from corral.errors import CorralError, NoTerminal, NothingRunning, check_services
 from corral.lifecycle import ALIVE, DOWN, SATISFIED, Action, Event, RestartRules, State, decide
 from corral.model import ProjectSpec, RunRecord, ServiceSpec
-from corral.readiness import NO_PROBE, Readiness
 from corral.reclaim import StopReport, find_members, reclaim, run_marker
-from corral.service import Service, quick_members
 from corral.state import ProjectState, write_state
-from corral.terminal import Terminal, TerminalClosed
+from corral.supervisor import runner, staleness
+from corral.supervisor.readiness import NO_PROBE, Readiness
+from corral.supervisor.service import Service, quick_members
+from corral.supervisor.terminal import Terminal, TerminalClosed
 
 SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
 HURRY_VALID = 5.0  # a hurry that arrives just before its stop request still applies to it
@@ -835,8 +836,8 @@ class Engine:
     def save_soon(self) -> None:
         """Save once the current burst of changes is over (``SAVE_DELAY`` later): starting 200
         services is some 400 transitions over many turns of the loop, and a few writes, not one
-        per turn. The supervisor also saves before every reply (see corral.daemon), so what a
-        client was told is on disk."""
+        per turn. The supervisor also saves before every reply (corral.supervisor.daemon), so what
+        a client was told is on disk."""
         if self.save_pending:
             return
         try:

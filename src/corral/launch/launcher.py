@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corral import client, prelaunch
+from corral import client
 from corral.errors import CorralError
+from corral.launch import prelaunch
 from corral.locks import locked, supervisor_alive
 from corral.markers import READY_FD
 from corral.model import ProjectSpec, spec_to_dict
@@ -28,7 +29,7 @@ SPAWN_ATTEMPTS = 3
 
 def ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
     """The socket of the project's supervisor, starting one (under a lock) if none runs; a
-    guard prelaunched for it (``corral.prelaunch``) is given the word, or let go."""
+    guard prelaunched for it (``corral.launch.prelaunch``) is given the word, or let go."""
     try:
         return _ensure_supervisor(project, config_file)
     finally:

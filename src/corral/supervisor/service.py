@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral import oslayer, runner, staleness
+from corral import oslayer
 from corral.lifecycle import State
 from corral.model import ServiceSpec
 from corral.reclaim import (
@@ -22,6 +22,7 @@ from corral.reclaim import (
     tree_this_turn,
 )
 from corral.state import ServiceRecord
+from corral.supervisor import runner, staleness
 
 
 @dataclass

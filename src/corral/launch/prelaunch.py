@@ -6,7 +6,7 @@ the guard at once (the guard spawns the supervisor), so that both start up while
 loads and checks the configuration. Both hold without touching anything (no file, no lock, no
 log) until ``release`` gives the word. If it never comes (a bad configuration, another launcher
 won the race, this process died), the held pipe reaches end-of-file and both exit without a
-trace. See ``corral.guard`` for the other side.
+trace. See ``corral.launch.guard`` for the other side.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def spawn_guard(
     env = {**os.environ, ROLE: "guard", PROJECT: project_id}
     env.update({name: str(fd) for name, fd in fds.items()})
     return subprocess.Popen(
-        [sys.executable, "-m", "corral.guard", root, config],
+        [sys.executable, "-m", "corral.launch.guard", root, config],
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=output,

@@ -138,7 +138,7 @@ async def _tls_exchange(
 ) -> bytes:
     """Send ``request`` over TLS on a plain connection and return the first response line.
 
-    The supervisor's asyncio runs without OpenSSL (see corral.daemon), so TLS is spoken here
+    The supervisor's asyncio runs without OpenSSL (corral.supervisor.daemon), so TLS is spoken here
     through memory buffers, on the loop's thread: no worker thread, which would make forking
     the services unsafe. ``ssl`` is imported only when a project has an https probe."""
     import ssl

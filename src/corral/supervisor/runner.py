@@ -25,7 +25,7 @@ from typing import Any
 from corral import logs, markers, oslayer
 from corral.markers import LIFELINE_FD
 from corral.model import ProcessIdentity, RunRecord, ServiceSpec
-from corral.terminal import Terminal
+from corral.supervisor.terminal import Terminal
 
 MAX_FD = os.sysconf("SC_OPEN_MAX")  # closerange uses close_range(2) where it exists
 

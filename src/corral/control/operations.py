@@ -75,7 +75,7 @@ def _call_starting(
     supervisor that is shutting down (a stop of everything, its tether or lease) refuses it:
     wait for that one to exit, within the start's timeout, then launch a new one and ask again."""
     from corral.errors import RemoteError
-    from corral.launch import ensure_supervisor
+    from corral.launch.launcher import ensure_supervisor
 
     deadline = time.monotonic() + timeout
     for _ in range(LAUNCH_ATTEMPTS):
@@ -90,7 +90,7 @@ def _call_starting(
         except RemoteError as exc:
             if exc.code != "shutting_down":
                 raise
-            from corral import tether
+            from corral.control import tether
 
             tether.check_outlived(message.get("tether"))  # what shut it down: do not relaunch
             _await_exit(project, max(deadline - time.monotonic(), EXIT_GRACE))
@@ -134,7 +134,7 @@ def restart(
 
 def stop(project: ProjectSpec, services: list[str] | None) -> dict[str, Any]:
     """Stop through the supervisor, or from the state file when it is gone."""
-    from corral.launch import moved_checkout
+    from corral.launch.launcher import moved_checkout
 
     moved = moved_checkout(project)
     if moved is not None:
@@ -172,7 +172,7 @@ def _no_launch(project: ProjectSpec) -> Any:
     """The launch (spawn) lock, when the project has a state directory to hold it in."""
     import contextlib
 
-    from corral.launch import START_TIMEOUT
+    from corral.launch.launcher import START_TIMEOUT
     from corral.locks import locked
     from corral.paths import spawn_lock_path, state_dir
 
@@ -212,7 +212,7 @@ def _stop_moved(
 
 def _frozen_supervisor(project: ProjectSpec) -> bool:
     """Whether the recorded supervisor is stopped (SIGSTOP): it is not finishing anything."""
-    from corral.launch import frozen_supervisor
+    from corral.launch.launcher import frozen_supervisor
 
     return frozen_supervisor(project) is not None
 
@@ -227,7 +227,7 @@ def _stop_offline(
 ) -> tuple[list[dict[str, Any]], str | None]:
     import asyncio
 
-    from corral.recovery import reclaim_all
+    from corral.reclaim.recovery import reclaim_all
 
     state = _offline_state(project)
     reports = asyncio.run(reclaim_all(state, services, exclude=_daemon_pids(state)))
@@ -402,7 +402,7 @@ def _offline_state_name(recorded: str, alive_members: bool, supervisor_alive: bo
 
 def wait(project: ProjectSpec, services: list[str] | None, timeout: float) -> dict[str, Any]:
     """Wait until the services (default: all that run) are ready; bounded by ``timeout``."""
-    from corral.launch import frozen_supervisor
+    from corral.launch.launcher import frozen_supervisor
 
     sock = socket_path(project.project_id)
     if not client.ping(sock):
