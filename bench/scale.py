@@ -241,7 +241,7 @@ def corral_idle(server: str, count: int, window: float) -> tuple[float, float]:
         pids = [state["supervisor"]["pid"], state["guard"]["pid"]]
         time.sleep(
             16
-        )  # past the runs' settling time (corral.supervisor.engine.SETTLING), as in daily use
+        )  # past the runs' settling time (corral.supervisor.housekeeping.SETTLING), as in daily use
         before, _ = cpu_and_rss(pids)
         time.sleep(window)
         after, rss = cpu_and_rss(pids)

@@ -45,9 +45,9 @@ def test_lease_counts_down_on_the_injected_clock(engine: Engine, clock: ManualCl
     engine.state.lease = 60.0
     engine.touch()
     clock.advance(45.5)
-    assert engine.status()["lease"]["expires_in"] == 14.5
+    assert engine.report.document()["lease"]["expires_in"] == 14.5
     engine.touch()  # any client contact starts the lease again
-    assert engine.status()["lease"]["expires_in"] == 60.0
+    assert engine.report.document()["lease"]["expires_in"] == 60.0
 
 
 def test_events_carry_the_clocks_wall_time(engine: Engine, clock: ManualClock) -> None:

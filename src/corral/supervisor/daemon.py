@@ -130,7 +130,7 @@ class Supervisor:
 
     def ensure_watcher(self) -> None:
         """Run the file watcher over the directories of the auto-restarted services."""
-        directories = self.engine.watch_directories()
+        directories = self.engine.housekeeping.watch_directories()
         if directories == self.watching and (self.watcher is None or self.watcher.poll() is None):
             return
         self.stop_watcher()
@@ -156,7 +156,7 @@ class Supervisor:
             return
         for line in data.splitlines():
             try:
-                self.engine.on_changes(json.loads(line))
+                self.engine.housekeeping.on_changes(json.loads(line))
             except ValueError:
                 continue
 
@@ -233,8 +233,8 @@ class Supervisor:
                 if now - last_refresh >= HOUSEKEEPING:
                     self._check_root()
                     await self._heal_socket()
-                    self.engine.refresh_members()
-                    self.engine.check_stale()
+                    self.engine.housekeeping.refresh_members()
+                    self.engine.housekeeping.check_stale()
                     last_refresh = now
                 self.engine.save()
             except Exception as exc:  # a failed tick must not kill the supervisor
@@ -305,13 +305,13 @@ class Supervisor:
         return {
             "pid": os.getpid(),
             "run_id": self.engine.run_id,
-            "stop_bound": self.engine.stop_bound(),
+            "stop_bound": self.engine.stopping.stop_bound(),
             "closing": self.done.is_set(),
         }
 
     async def op_status(self, message: dict[str, Any]) -> dict[str, Any]:
         self.engine.touch()
-        return self.engine.status()
+        return self.engine.report.document()
 
     async def op_start(self, message: dict[str, Any]) -> dict[str, Any]:
         self.refuse_if_closing()
@@ -418,7 +418,7 @@ class Supervisor:
 
     async def op_hurry(self, message: dict[str, Any]) -> dict[str, Any]:
         """Stops in progress SIGKILL now instead of waiting out their grace."""
-        self.engine.hurry_stops()
+        self.engine.stopping.hurry_stops()
         log_line("stop escalated: killing what is left now")
         return {}
 

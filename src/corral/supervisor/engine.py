@@ -10,33 +10,30 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import signal
 import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from corral import events, logs, oslayer, ports, status
+from corral import events, logs, oslayer, status
 from corral.clock import SYSTEM, Clock
 from corral.errors import CorralError, NoTerminal, NothingRunning, check_services
 from corral.lifecycle import ALIVE, DOWN, SATISFIED, Action, Event, RestartRules, State, decide
 from corral.model import ProjectSpec, RunRecord, ServiceSpec
-from corral.reclaim import StopReport, find_members, reclaim, run_marker
+from corral.reclaim import StopReport, find_members
 from corral.state import ProjectState, write_state
 from corral.supervisor import runner, staleness
+from corral.supervisor.housekeeping import Housekeeping
+from corral.supervisor.port_claims import PortClaims
 from corral.supervisor.readiness import NO_PROBE, Readiness
-from corral.supervisor.service import Service, quick_members
+from corral.supervisor.report import StatusReport
+from corral.supervisor.service import Service
+from corral.supervisor.stopping import Stopping
 from corral.supervisor.terminal import Terminal, TerminalClosed
 
 SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
-HURRY_VALID = 5.0  # a hurry that arrives just before its stop request still applies to it
-SETTLING = 15.0  # a run this young has its members recorded at every housekeeping pass
-SETTLED_REFRESH = 30.0  # and afterwards this often (see refresh_members)
-ORPHAN_STOP_TIMEOUT = 5.0  # seconds an orphan found on a port gets to exit after SIGTERM
-STOP_SLACK = 5.0  # seconds beyond the stop timeouts for the sweep and the port checks
 HEAD_SHARED = 0.1  # seconds one reading of the git HEAD serves the spawns of a start
 SAVE_DELAY = 0.05  # seconds a state change waits for the others of its burst (see save_soon)
-MEMBERS_FRESH = 1.0  # seconds a status reuses a service's members when nothing happened since
 
 
 class Engine:
@@ -65,22 +62,22 @@ class Engine:
         self.save_pending = False
         self.sealed = False  # the supervisor's last write is done: nothing more is saved
         self.save_problem: str | None = None  # why the last state write failed, until one works
-        self.stop_began = float("-inf")
         self.survey = staleness.Survey()  # shared by the services' stale checks
         self.gate: runner.StartGate | None = None  # services spawned this turn wait behind it
         self.head_read: tuple[float, str | None] = (float("-inf"), None)  # see _git_head
         self.last_touch = self.clock.monotonic()
         self.cleaned: list[str] = []  # orphans stopped for the current start, to report
         self.auto_restart: set[str] = set()  # services restarted when their files change
-        self.hurry = asyncio.Event()  # set: stops in progress skip the rest of their grace
-        self.hurried_at = float("-inf")
         self.tasks: set[asyncio.Task[Any]] = set()  # strong references: asyncio keeps weak ones
         self.probe_children: dict[int, tuple[subprocess.Popen[bytes], asyncio.Future[int]]] = {}
         self.helpers: dict[int, subprocess.Popen[bytes]] = {}  # e.g. the file watcher
         self.readiness = Readiness(self)
         self.generation = 0  # counts transitions and reaps: what a member cache predates
-        self.members_seen: dict[str, tuple[float, int, set[int]]] = {}  # see members_of
         self.listener_owners = status.ListenerOwners()
+        self.port_claims = PortClaims(self)
+        self.report = StatusReport(self)
+        self.housekeeping = Housekeeping(self)
+        self.stopping = Stopping(self)
         self.update_project(project)
 
     # ---- configuration -------------------------------------------------------------------
@@ -202,7 +199,7 @@ class Engine:
             service.restart_timer.cancel()
             service.restart_timer = None
         elif action is Action.RECLAIM:
-            service.stop_task = self.background(self._reclaim(service))
+            service.stop_task = self.background(self.stopping.reclaim_run(service))
 
     def _restart_due(self, service: Service) -> None:
         service.restart_timer = None
@@ -244,7 +241,7 @@ class Engine:
         cleaned, self.cleaned = self.cleaned, []
         return {
             "cleaned": cleaned,
-            "services": [self.describe(n) for n in order],
+            "services": [self.report.describe(n) for n in order],
             "already_running": already,
             "started": started,
             "failed": failed,
@@ -266,7 +263,7 @@ class Engine:
                     service.record.note = f"not started: {service.blocked}"
                     return
             if service.state in DOWN or service.state is State.BACKOFF:
-                problem = await self._claim_ports(service)
+                problem = await self.port_claims.before_start(service)
                 if problem:
                     service.blocked = problem
                     service.record.note = f"not started: {problem}"
@@ -285,80 +282,7 @@ class Engine:
         if not names:
             order = [n for n in order if self.services[n].state not in DOWN]
         failed = await self._wait_ready(order, self.clock.monotonic() + timeout)
-        return {"services": [self.describe(n) for n in order], "failed": failed}
-
-    async def _claim_ports(self, service: Service) -> str | None:
-        """Make sure the service's ports are free before it starts. A holder from this project
-        that no running service owns (an orphan of an earlier run) is stopped, and reported; any
-        other holder is left alone and blocks the start (the returned reason names it).
-
-        Without declared ports, the port ``PORT`` gives it is checked too: held by someone else,
-        it blocks the start when the command names ``$PORT``; otherwise (it may read PORT from
-        its environment, or not listen at all) a warning goes to its log, beside any error."""
-        declared = service.spec.ports
-        port_env = service.spec.env.get("PORT", "")
-        listening = ports.listeners_this_turn()  # the services starting this turn share it
-        if (
-            not declared
-            and port_env.isdigit()
-            and not oslayer.port_is_free(int(port_env), listening)
-        ):
-            problem = await self._claim(int(port_env))
-            if problem and "PORT" in service.spec.command_line:
-                return f"{problem} (it is this service's PORT)"
-            if problem:
-                logs.write_marker(self.state_dir, service.spec.name, f"corral: warning: {problem}")
-        for port in declared:
-            # the bind probes still see a listener bound since the shared dump
-            if oslayer.port_is_free(port, listening):
-                continue  # the usual case
-            problem = await self._claim(port)
-            if problem:
-                return problem
-        return None
-
-    async def _claim(self, port: int) -> str | None:
-        """One held port: stop this project's orphan on it, or say who else holds it."""
-        for holder in ports.holders(port):
-            owner = self._running_owner(holder.pid)
-            if owner is not None:
-                return f"port {port} is held by service {owner!r} of this project"
-            if not holder.is_ours(self.project.project_id):
-                hint = holder.stop_command()
-                return f"port {port} is held by {holder.describe()}" + (
-                    f" (stop it with: {hint})" if hint else ""
-                )
-            await self._stop_orphan(port, holder)
-        if not oslayer.port_is_free(port):
-            return f"port {port} is still held after stopping this project's orphans"
-        return None
-
-    def _running_owner(self, pid: int | None) -> str | None:
-        for name, other in self.services.items():
-            if other.run is not None and pid in quick_members(other):
-                return name
-        return None
-
-    async def _stop_orphan(self, port: int, holder: ports.Holder) -> None:
-        name = holder.service or "?"
-        cgroup = self.cgroup_root / name if self.cgroup_root and holder.service else None
-        identity = oslayer.identify(holder.pid) if holder.pid else None
-        trace = RunRecord(
-            self.project.project_id,
-            name,
-            run_id=run_marker(holder.pid),
-            leader=identity,
-            cgroup=str(cgroup) if cgroup else None,
-            ports=(port,),
-            stop_timeout=ORPHAN_STOP_TIMEOUT,
-        )
-        report = await reclaim(trace, exclude=self._daemon_pids())
-        message = (
-            f"port {port} was held by an orphan of this project ({holder.describe()}); "
-            f"stopped {report.members} process(es)"
-        )
-        self.log(message)
-        self.cleaned.append(message)
+        return {"services": [self.report.describe(n) for n in order], "failed": failed}
 
     async def _until_ready(self, service: Service) -> bool:
         while service.pending or service.state in (State.STARTING, State.STOPPING):
@@ -514,12 +438,12 @@ class Engine:
                 continue
             service = self._service_of_leader(pid)
             if service is None:
-                self.log(f"reaped orphan pid {pid} ({_describe_status(status)})")
+                self.log(f"reaped orphan pid {pid} ({runner.describe_status(status)})")
                 continue
             assert service.run is not None
             service.run.exit_status = status
             service.run.exited_at = self.clock.time()
-            self._check_run_over(service)
+            self.check_run_over(service)
 
     def _service_of_leader(self, pid: int) -> Service | None:
         for service in self.services.values():
@@ -527,7 +451,7 @@ class Engine:
                 return service
         return None
 
-    def _check_run_over(self, service: Service) -> None:
+    def check_run_over(self, service: Service) -> None:
         """A run is over when its leader exited and none of its members is left."""
         run = service.run
         if run is None or not run.leader_reaped or service.state is State.STOPPING:
@@ -535,7 +459,7 @@ class Engine:
         if find_members(self.trace(service)):
             service.record.note = "leader exited; other processes of the service still run"
             return
-        self._end_run(service)
+        self.end_run(service)
         assert run.exit_status is not None
         code = os.waitstatus_to_exitcode(run.exit_status)
         if service.state is State.READY and service.record.note == NO_PROBE:
@@ -545,10 +469,10 @@ class Engine:
                 f"probe (it stayed up {self.settle_time:g}s): give it a ready probe"
             )
         failed = code != 0
-        service.record.last_exit = _exit_info(run.exit_status, self.clock.time())
-        self.log(f"{service.spec.name}: pid {run.pid} {_describe_status(run.exit_status)}")
+        service.record.last_exit = runner.exit_info(run.exit_status, self.clock.time())
+        self.log(f"{service.spec.name}: pid {run.pid} {runner.describe_status(run.exit_status)}")
         logs.write_marker(
-            self.state_dir, service.spec.name, f"corral: {_describe_status(run.exit_status)}"
+            self.state_dir, service.spec.name, f"corral: {runner.describe_status(run.exit_status)}"
         )
         self._record_exit(service, failed=failed)
 
@@ -559,7 +483,7 @@ class Engine:
         service.exits.append(self.clock.monotonic())
         self.transition(service, Event.EXIT, failed=failed, recent_exits=recent)
 
-    def _end_run(self, service: Service) -> None:
+    def end_run(self, service: Service) -> None:
         if service.run is not None:
             service.run.close()
         service.run = None
@@ -569,20 +493,7 @@ class Engine:
     async def stop(
         self, names: Iterable[str] | None, with_dependents: bool = True
     ) -> list[StopReport]:
-        """Stop services, dependents before their dependencies, independent ones in parallel."""
-        self.touch()
-        self.stop_began = self.clock.monotonic()  # the services stopped together share scans
-        stale_hurry = self.clock.monotonic() - self.hurried_at > HURRY_VALID
-        if stale_hurry and not any(s.stop_task for s in self.services.values()):
-            self.hurry = asyncio.Event()  # a new stop is patient again, unless hurried just now
-        selected = self.resolve(names, with_dependencies=False)
-        if names and with_dependents:  # stopping a service stops what depends on it first
-            selected = self._with_dependents(selected)
-        reports: dict[str, StopReport] = {}
-        for wave in self._stop_waves(selected):
-            results = await asyncio.gather(*(self._stop_one(self.services[n]) for n in wave))
-            reports.update(zip(wave, results, strict=True))
-        return [reports[name] for name in selected]
+        return await self.stopping.stop(names, with_dependents)
 
     async def restart(
         self, names: Iterable[str] | None, timeout: float, started_by: dict[str, Any] | None
@@ -593,7 +504,7 @@ class Engine:
         wanted = list(names or [])
         stopping = self.resolve(wanted or None, with_dependencies=False)
         if wanted:
-            stopping = self._with_dependents(stopping)
+            stopping = self.stopping.with_dependents(stopping)
         was_up = [n for n in stopping if self.services[n].state in ALIVE | {State.BACKOFF}]
         reports = await self.stop(wanted or None)
         if not wanted:  # everything: back comes what ran, and the autostart services
@@ -602,74 +513,7 @@ class Engine:
         result = await self.start([*wanted, *dependents], timeout, True, started_by)
         return {"reports": [r.to_dict() for r in reports], **result, "dependents": dependents}
 
-    def _with_dependents(self, names: list[str]) -> list[str]:
-        selected = set(names)
-        for spec in self.project.services:
-            if selected & set(spec.depends_on):
-                selected.add(spec.name)
-        return [s.name for s in self.project.services if s.name in selected]
-
-    def _stop_waves(self, names: list[str]) -> list[list[str]]:
-        """Groups that can stop in parallel: a service waits for everything depending on it."""
-        remaining = list(names)
-        waves: list[list[str]] = []
-        while remaining:
-            wave = [
-                n
-                for n in remaining
-                if not any(n in self.services[o].spec.depends_on for o in remaining if o != n)
-            ]
-            waves.append(wave or remaining[:1])
-            remaining = [n for n in remaining if n not in waves[-1]]
-        return waves
-
-    async def _stop_one(self, service: Service) -> StopReport:
-        if service.state in ALIVE or service.state in (State.BACKOFF, State.COMPLETED):
-            self.transition(service, Event.STOP)
-        if service.stop_task is not None:
-            return await asyncio.shield(service.stop_task)
-        # Down already: still sweep, in case something of it survived.
-        return await reclaim(self.trace(service), exclude=self._daemon_pids())
-
-    async def _reclaim(self, service: Service) -> StopReport:
-        run = service.run
-        pinned = run is not None and not run.leader_reaped
-        since = max(self.stop_began, run.started_mono) if run is not None else None
-        report = await reclaim(
-            self.trace(service),
-            group_pinned=pinned,
-            exclude=self._daemon_pids(),
-            hurry=self.hurry,
-            since=since,
-        )
-        self.reap()
-        if run is not None and run.exit_status is not None:
-            report.exit = _exit_info(run.exit_status, run.exited_at or self.clock.time())
-            service.record.last_exit = report.exit
-        self._end_run(service)
-        service.record.note = None if report.ok else "stop incomplete: see the stop report"
-        self.log(f"{service.spec.name}: stop {report.outcome} in {report.elapsed:.3f}s")
-        for swept in report.swept:
-            self.events.emit("escapee_swept", service.spec.name, **swept)
-        self.events.emit(
-            "stopped",
-            service.spec.name,
-            outcome=report.outcome,
-            elapsed=round(report.elapsed, 3),
-            signal=report.signal,
-            ok=report.ok,
-            processes=report.members,
-        )
-        service.stop_task = None
-        self.transition(service, Event.RECLAIMED)
-        return report
-
-    def stop_bound(self) -> float:
-        """How long stopping everything may take: each run's own stop timeout (the one it was
-        started with), or the configured one for a service that does not run, plus the sweep."""
-        return sum(self.trace(s).stop_timeout for s in self.services.values()) + STOP_SLACK
-
-    def _daemon_pids(self) -> set[int]:
+    def daemon_pids(self) -> set[int]:
         pids = {os.getpid()}
         if self.state.guard is not None:
             pids.add(self.state.guard.pid)
@@ -699,11 +543,6 @@ class Engine:
         """These services restart when their files change, from now on."""
         self.auto_restart.update(names)
 
-    def hurry_stops(self) -> None:
-        """Stops in progress SIGKILL now instead of waiting out their grace."""
-        self.hurry.set()
-        self.hurried_at = self.clock.monotonic()
-
     def set_base_env(self, env: dict[str, str]) -> None:
         """The environment the next spawns start from (the client's, on a start)."""
         self.base_env = env
@@ -727,90 +566,6 @@ class Engine:
 
     def busy(self) -> bool:
         return any(s.state not in DOWN for s in self.services.values())
-
-    def refresh_members(self) -> None:
-        """Record every live member of every running service (pid and start time), found by
-        the cheap layers; the full scans (markers, lifeline fds) are kept for stops.
-
-        A run in its first seconds (forking workers, binding ports) is looked at on every call;
-        a settled one every ``SETTLED_REFRESH`` seconds: that is most of an idle supervisor's
-        cost, and the other layers find what a late look would miss."""
-        found: dict[int, Service] = {}
-        now = self.clock.monotonic()
-        for service in self.services.values():
-            run = service.run
-            if run is None:
-                continue
-            settled = now - run.started_mono > SETTLING
-            if settled and now - service.refreshed_at < SETTLED_REFRESH and not run.leader_reaped:
-                continue
-            service.refreshed_at = now
-            members = quick_members(service)
-            found.update(dict.fromkeys(members, service))
-            known = {m.pid for m in run.record.members}
-            for pid in members - known:
-                identity = oslayer.identify(pid, with_inode=True)
-                if identity is not None:
-                    run.record.members.append(identity)
-                    self.dirty = True
-            if run.leader_reaped:
-                self._check_run_over(service)
-        self._note_bound_ports(found)
-
-    def _note_bound_ports(self, pids: dict[int, Service]) -> None:
-        if not pids:
-            return
-        running = list({id(s): s for s in pids.values()}.values())  # Service is unhashable
-        listening = self.listener_owners.listening(set(pids))  # fds scanned for new sockets only
-        for service in running:
-            bound = {p for pid, s in pids.items() if s is service for p in listening.get(pid, ())}
-            for port in sorted(bound - service.ports_seen):
-                self.events.emit("port_bound", service.spec.name, port=port)
-            service.ports_seen = bound
-
-    def on_changes(self, paths: list[str]) -> None:
-        """Restart the running, watched services whose files are among ``paths``."""
-        for name in sorted(self.auto_restart):
-            service = self.services.get(name)
-            if service is None or service.state not in ALIVE or service.stop_task is not None:
-                continue
-            matched = [
-                p for p in paths if staleness.matches(Path(p), service.spec.cwd, service.spec.watch)
-            ]
-            if matched:
-                shown = ", ".join(Path(p).name for p in matched[:3])
-                self.log(f"{name}: restarting: {len(matched)} file(s) changed ({shown})")
-                self.events.emit("restart_for_change", name, files=matched[:20])
-                self.background(self._restart_for_change(name))
-
-    async def _restart_for_change(self, name: str) -> None:
-        await self.stop([name], with_dependents=False)
-        self.services[name].record.restarts += 1
-        await self.start([name], timeout=60.0)
-
-    def watch_directories(self) -> list[str]:
-        return sorted(
-            {str(self.services[n].spec.cwd) for n in self.auto_restart if n in self.services}
-        )
-
-    def check_stale(self) -> None:
-        """Mark running services whose code changed after they started."""
-        self.survey.begin()
-        for service in self.services.values():
-            if service.run is None or service.watched is None:
-                continue
-            stale = service.watched.check(self.project.root, self.survey)
-            if stale != service.record.stale:
-                if stale and not service.record.stale:
-                    self.log(
-                        f"{service.spec.name}: stale: {stale['files']} file(s) changed "
-                        f"since start {stale['first']}"
-                        + (", git HEAD moved" if stale["head_moved"] else "")
-                    )
-                if stale and not service.record.stale:
-                    self.events.emit("stale_detected", service.spec.name, **stale)
-                service.record.stale = stale
-                self.dirty = True
 
     def save(self) -> None:
         """Write the state file if it changed. A write that fails (a full disk, a removed
@@ -847,95 +602,11 @@ class Engine:
             return
         self.save_pending = True
 
-    def describe(self, name: str) -> dict[str, Any]:
-        service = self.services[name]
-        record = service.record
-        run = service.run
-        changed = None
-        if run is not None:
-            changed = status.config_changed(
-                _stop_settings(run.record.ports, run.record.stop_signal, run.record.stop_timeout),
-                _stop_settings(
-                    service.configured.ports,
-                    service.configured.stop_signal,
-                    service.configured.stop_timeout,
-                ),
-            )
-        return status.service_entry(
-            name,
-            str(service.state),
-            ports=run.record.ports if run else service.configured.ports,
-            pid=run.pid if run else None,
-            pgid=run.pgid if run else None,
-            started_at=run.started_at if run else None,
-            started_by=run.record.started_by if run else None,
-            restarts=record.restarts,
-            last_exit=record.last_exit,
-            note=record.note,
-            stale=record.stale if run else None,
-            members=sorted(self.members_of(service)),
-            log=str(logs.log_path(self.state_dir, name)),
-            config_changed=changed,
-        )
-
-    def members_of(self, service: Service) -> set[int]:
-        """The run's members by the cheap layers, taken again only after a transition or a reap
-        (the events that change them, forks aside) or ``MEMBERS_FRESH`` seconds: a status of
-        200 services does not re-read 200 process trees and cgroups."""
-        now = self.clock.monotonic()
-        seen = self.members_seen.get(service.spec.name)
-        if seen is not None and seen[1] == self.generation and now - seen[0] < MEMBERS_FRESH:
-            return seen[2]
-        members = quick_members(service)
-        self.members_seen[service.spec.name] = (now, self.generation, members)
-        return members
-
-    def status(self) -> dict[str, Any]:
-        """What runs now, with the ports each service's processes really listen on."""
-        lease = self.state.lease
-        problem = logs.disk_problem(self.state_dir)
-        warnings = [p for p in (problem, self.save_problem, self.events.problem) if p]
-        return status.document(
-            status.SUPERVISOR,
-            [self.describe(spec.name) for spec in self.project.services],
-            owners=self.listener_owners,
-            supervisor={
-                "pid": os.getpid(),
-                "run_id": self.run_id,
-                "started_at": self.state.started_at,
-                "alive": True,
-            },
-            warnings=warnings,
-            tether=self.state.tether,
-            lease=None
-            if not lease
-            else {
-                "ttl": lease,
-                "expires_in": round(lease - (self.clock.monotonic() - self.last_touch), 1),
-            },
-        )
-
     async def shutdown(self) -> list[StopReport]:
         reports = await self.stop(None)  # a sweep even when idle: each service gets its report
         if self.cgroup_root is not None:
             oslayer.cgroup_remove(self.cgroup_root)
         return reports
-
-
-def _stop_settings(ports: tuple[int, ...], stop_signal: int, stop_timeout: float) -> dict[str, Any]:
-    return {"ports": list(ports), "stop_signal": stop_signal, "stop_timeout": stop_timeout}
-
-
-def _exit_info(status: int, when: float) -> dict[str, Any]:
-    if os.WIFSIGNALED(status):
-        return {"code": None, "signal": signal.Signals(os.WTERMSIG(status)).name, "time": when}
-    return {"code": os.waitstatus_to_exitcode(status), "signal": None, "time": when}
-
-
-def _describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exited with code {os.waitstatus_to_exitcode(status)}"
 
 
 __all__ = ["CorralError", "Engine"]

@@ -286,3 +286,17 @@ def _describe_run(record: RunRecord, pid: int, read_end: int, log_offset: int) -
     record.members = [identity]
     record.started_at = time.time()
     return Run(record, read_end, log_offset, handle=oslayer.open_child(identity))
+
+
+def exit_info(status: int, when: float) -> dict[str, Any]:
+    """A wait status as records and events show it: the exit code or the signal's name."""
+    if os.WIFSIGNALED(status):
+        return {"code": None, "signal": signal.Signals(os.WTERMSIG(status)).name, "time": when}
+    return {"code": os.waitstatus_to_exitcode(status), "signal": None, "time": when}
+
+
+def describe_status(status: int) -> str:
+    """A wait status in words, for the supervisor's log and the service's."""
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with code {os.waitstatus_to_exitcode(status)}"
