@@ -18,7 +18,7 @@ from typing import Any
 from corral import events, logs, oslayer, status
 from corral.clock import SYSTEM, Clock
 from corral.errors import CorralError, NoTerminal, NothingRunning, check_services
-from corral.lifecycle import ALIVE, DOWN, SATISFIED, Action, Event, RestartRules, State, decide
+from corral.lifecycle import ALIVE, DOWN, Action, Event, RestartRules, State, decide
 from corral.model import ProjectSpec, RunRecord, ServiceSpec
 from corral.reclaim import StopReport, find_members
 from corral.state import ProjectState, write_state
@@ -28,11 +28,11 @@ from corral.supervisor.port_claims import PortClaims
 from corral.supervisor.readiness import NO_PROBE, Readiness
 from corral.supervisor.report import StatusReport
 from corral.supervisor.service import Service
+from corral.supervisor.starting import Starting
 from corral.supervisor.stopping import Stopping
 from corral.supervisor.terminal import Terminal, TerminalClosed
 
 SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
-HEAD_SHARED = 0.1  # seconds one reading of the git HEAD serves the spawns of a start
 SAVE_DELAY = 0.05  # seconds a state change waits for the others of its burst (see save_soon)
 
 
@@ -63,8 +63,6 @@ class Engine:
         self.sealed = False  # the supervisor's last write is done: nothing more is saved
         self.save_problem: str | None = None  # why the last state write failed, until one works
         self.survey = staleness.Survey()  # shared by the services' stale checks
-        self.gate: runner.StartGate | None = None  # services spawned this turn wait behind it
-        self.head_read: tuple[float, str | None] = (float("-inf"), None)  # see _git_head
         self.last_touch = self.clock.monotonic()
         self.cleaned: list[str] = []  # orphans stopped for the current start, to report
         self.auto_restart: set[str] = set()  # services restarted when their files change
@@ -78,6 +76,7 @@ class Engine:
         self.report = StatusReport(self)
         self.housekeeping = Housekeeping(self)
         self.stopping = Stopping(self)
+        self.starting = Starting(self)
         self.update_project(project)
 
     # ---- configuration -------------------------------------------------------------------
@@ -103,7 +102,7 @@ class Engine:
                 service = self.services[spec.name] = Service(spec)
                 self.state.services[spec.name] = service.record
                 self.sampler.add(spec.name)
-                self._service_cgroup(spec.name)  # now, not while its peers boot beside it
+                self.service_cgroup(spec.name)  # now, not while its peers boot beside it
             service.configured = spec  # the next run's; a running one keeps its own spec
             if service.state in DOWN:
                 service.spec = spec
@@ -190,7 +189,7 @@ class Engine:
 
     def _act(self, service: Service, action: Action, delay: float) -> None:
         if action is Action.SPAWN:
-            self._spawn(service)
+            self.starting.spawn(service)
         elif action is Action.SCHEDULE_RESTART:
             loop = asyncio.get_running_loop()
             service.record.note = f"restarting in {delay:g}s"
@@ -216,155 +215,15 @@ class Engine:
         wait: bool = True,
         started_by: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Start the services (and their dependencies), then wait until each is ready, one fails,
-        or ``timeout`` passes. Returns per service what happened. ``started_by`` (who asked) is
-        recorded on the runs this start spawns."""
-        self.touch()
-        order = self.resolve(names, with_dependencies=True)
-        # a completed oneshot counts as done: it runs again after a stop or restart
-        started = self.would_start(names)
-        already = [n for n in order if n not in started]
-        for name in started:
-            self.services[name].pending = True
-            self.services[name].blocked = None
-            if started_by is not None:  # a restart for a change keeps who started it
-                self.services[name].requested_by = started_by
-        for name in started:
-            self.background(self._start_one(self.services[name]))
-        failed = None
-        if wait:
-            failed = await self._wait_ready(order, self.clock.monotonic() + timeout)
-            # one that was ready but died while the others got ready is this start's failure
-            failed = failed or next(
-                (n for n in order if self.services[n].state not in SATISFIED), None
-            )
-        cleaned, self.cleaned = self.cleaned, []
-        return {
-            "cleaned": cleaned,
-            "services": [self.report.describe(n) for n in order],
-            "already_running": already,
-            "started": started,
-            "failed": failed,
-        }
+        return await self.starting.start(names, timeout, wait, started_by)
 
     def would_start(self, names: Iterable[str] | None) -> list[str]:
-        """What a start of ``names`` would spawn: the rest already runs (or completed)."""
-        order = self.resolve(names, with_dependencies=True)
-        return [n for n in order if self.services[n].state not in ALIVE | {State.COMPLETED}]
-
-    async def _start_one(self, service: Service) -> None:
-        try:
-            if service.stop_task is not None:
-                await asyncio.shield(service.stop_task)
-            for dependency in service.spec.depends_on:
-                if not await self._until_ready(self.services[dependency]):
-                    done = "complete" if self.services[dependency].spec.oneshot else "get ready"
-                    service.blocked = f"dependency {dependency!r} did not {done}"
-                    service.record.note = f"not started: {service.blocked}"
-                    return
-            if service.state in DOWN or service.state is State.BACKOFF:
-                problem = await self.port_claims.before_start(service)
-                if problem:
-                    service.blocked = problem
-                    service.record.note = f"not started: {problem}"
-                    self.log(f"{service.spec.name}: {service.record.note}")
-                    return
-                service.exits.clear()
-                self.transition(service, Event.START)
-        finally:
-            service.pending = False
-            service.notify()
+        return self.starting.would_start(names)
 
     async def wait(self, names: Iterable[str] | None, timeout: float) -> dict[str, Any]:
-        """Wait (bounded) until the services are ready; fail at once if one is down or failed."""
-        self.touch()
-        order = self.resolve(names, with_dependencies=False)
-        if not names:
-            order = [n for n in order if self.services[n].state not in DOWN]
-        failed = await self._wait_ready(order, self.clock.monotonic() + timeout)
-        return {"services": [self.report.describe(n) for n in order], "failed": failed}
+        return await self.starting.wait(names, timeout)
 
-    async def _until_ready(self, service: Service) -> bool:
-        while service.pending or service.state in (State.STARTING, State.STOPPING):
-            await service.changed.wait()
-        return service.state in SATISFIED
-
-    async def _wait_ready(self, order: list[str], deadline: float) -> str | None:
-        """None when all are ready; else the first that failed, or that is late at the deadline."""
-        while True:
-            waiting = []
-            for name in order:
-                service = self.services[name]
-                if service.pending or service.state is State.STARTING:
-                    waiting.append(service)
-                elif service.state not in SATISFIED:
-                    return name
-            if not waiting:
-                return None
-            remaining = deadline - self.clock.monotonic()
-            if remaining <= 0:
-                waiting[0].record.note = "not ready before the start timeout"
-                return waiting[0].spec.name
-            waits = [asyncio.ensure_future(s.changed.wait()) for s in waiting]
-            await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waits:
-                waiter.cancel()
-
-    def _spawn(self, service: Service) -> None:
-        spec = service.spec = service.configured  # a new run takes the latest configuration
-        service.record.note = None
-        cgroup = self._service_cgroup(spec.name)
-        try:
-            run = runner.spawn(
-                spec,
-                base_env=self.base_env,
-                project_id=self.project.project_id,
-                run_id=self.run_id,
-                state_dir=self.state_dir,
-                cgroup=cgroup,
-                gate=self._start_gate(),
-                started_by=service.requested_by,
-            )
-        except (runner.SpawnFailed, OSError) as exc:  # OSError: e.g. no space for the log file
-            service.record.note = str(exc)
-            service.record.last_exit = {"code": 127, "signal": None, "time": self.clock.time()}
-            self.log(f"{spec.name}: {exc}")
-            self._record_exit(service, failed=True)  # counts toward the crash-loop limit
-            return
-        service.run = run
-        self.sampler.began(spec.name)  # its log exists now: watch it from the first line
-        self._record_run(service, run)
-        if self.gate is not None:  # the rest waits until the gate opens: it need not delay boots
-            asyncio.get_running_loop().call_soon(self._announce_run, service, run)
-        else:
-            self._announce_run(service, run)
-
-    def _announce_run(self, service: Service, run: runner.Run) -> None:
-        """Log, event and readiness probe of a run just spawned."""
-        if service.run is not run:
-            return
-        name = service.spec.name
-        self.log(f"{name}: started pid {run.pid} pgid {run.pgid} ({service.spec.command_line})")
-        self.events.emit("started", name, pid=run.pid, command=service.spec.command_line)
-        self.readiness.begin(service, run)
-
-    def _start_gate(self) -> runner.StartGate | None:
-        """The gate for this turn of the loop (see runner.StartGate), opened at the next."""
-        if self.gate is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                return None
-            self.gate = runner.StartGate()
-            loop.call_soon(self._open_gate)
-        return self.gate
-
-    def _open_gate(self) -> None:
-        if self.gate is not None:
-            self.gate.open()
-            self.gate = None
-
-    def _service_cgroup(self, name: str) -> Path | None:
+    def service_cgroup(self, name: str) -> Path | None:
         if self.cgroup_root is None:
             return None
         path = self.cgroup_root / name
@@ -373,23 +232,6 @@ class Engine:
         except OSError:
             return None
         return path
-
-    def _record_run(self, service: Service, run: runner.Run) -> None:
-        record = service.record
-        record.run = run.record  # one object: members found later are recorded in both
-        record.last_exit = None
-        record.stale = None
-        service.watched = staleness.Watched(
-            service.spec.cwd, service.spec.watch, run.started_at, self._git_head()
-        )
-        self.dirty = True
-
-    def _git_head(self) -> str | None:
-        """The project's git HEAD, read once for the services spawned together."""
-        now = self.clock.monotonic()
-        if now - self.head_read[0] > HEAD_SHARED:
-            self.head_read = (now, staleness.git_head(self.project.root))
-        return self.head_read[1]
 
     def send(self, name: str, data: bytes) -> int:
         """Write ``data`` to the terminal of service ``name``, as if typed there."""
@@ -474,9 +316,9 @@ class Engine:
         logs.write_marker(
             self.state_dir, service.spec.name, f"corral: {runner.describe_status(run.exit_status)}"
         )
-        self._record_exit(service, failed=failed)
+        self.record_exit(service, failed=failed)
 
-    def _record_exit(self, service: Service, *, failed: bool) -> None:
+    def record_exit(self, service: Service, *, failed: bool) -> None:
         """The EXIT transition, decided from the exits before this one; then this one joins
         them (the restart window and backoff count every exit, spawn failures included)."""
         recent = list(service.exits)
