@@ -754,9 +754,10 @@ def bench_scale() -> None:
             f"{took * 1000:.1f} ms",
             "target <= 30 ms",
         )
-        from corral.reclaim import Trace, find_members
+        from corral.model import RunRecord
+        from corral.reclaim import find_members
 
-        trace = Trace("0" * 16, "none", lifeline="pipe:[1]")
+        trace = RunRecord("0" * 16, "none", lifeline="pipe:[1]")
         took = timed(lambda: find_members(trace), 10)
         record(
             f"orphan scan, {count} processes", "all layers (find_members)", f"{took * 1000:.1f} ms"

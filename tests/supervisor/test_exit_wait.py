@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from corral import oslayer
-from corral.reclaim import Member, _until_exited
+from corral.reclaim import Member
+from corral.reclaim.stop import _until_exited
 from harness import pid_alive
 
 LONG = 120.0  # the wait's bound: far beyond the test's timeout, so only a wake-up ends it

@@ -1,0 +1,261 @@
+"""Finding every member of a run, by every layer (records, process tree and session, cgroup,
+markers, the lifeline pipe), each found process verified by identity before anyone signals it;
+and the processes no layer can attribute. One process table per loop turn and one marker scan
+per stop pass are shared by the stops that run together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corral import markers as marker_names
+from corral import oslayer
+from corral.model import ProcessIdentity, RunRecord
+
+
+@dataclass
+class Member:
+    identity: ProcessIdentity
+    pgid: int
+    layers: set[str]
+    command: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"pid": self.identity.pid, "command": self.command, "layers": sorted(self.layers)}
+
+
+@dataclass
+class Scan:
+    """One pass over every process of ours: markers, the pipes each holds, who is whose child.
+
+    Stops that run at the same moment share it. That is sound for any scan begun after the run
+    started: a process alive when the scan began and belonging to the run is in it (or in the
+    cgroup and records, read fresh), and a process born later descends from one that was.
+    So a scan that finds nobody proves nobody is left; one that finds survivors just means
+    "look again" with a newer scan.
+    """
+
+    taken: float  # time.monotonic() when the pass began
+    markers: dict[int, dict[str, str]]
+    pipes: dict[str, set[int]]
+    tree: oslayer.ProcessTree = field(default_factory=oslayer.ProcessTree)  # built on first use
+    _orphans: list[oslayer.Orphan] | None = None
+
+    def orphans(self) -> list[oslayer.Orphan]:
+        """Processes of ours that no layer can attribute (see ``unverified``), read once."""
+        if self._orphans is None:
+            self._orphans = oslayer.unreadable_orphans()
+        return self._orphans
+
+
+_latest_scan: Scan | None = None
+_turn_tree: oslayer.ProcessTree | None = None
+
+
+def process_scan(newer_than: float) -> Scan:
+    """The latest scan if it began after ``newer_than``, else a fresh one."""
+    global _latest_scan
+    if _latest_scan is None or _latest_scan.taken <= newer_than:
+        taken = time.monotonic()
+        _latest_scan = Scan(taken, oslayer.scan_markers(), oslayer.scan_pipe_holders())
+    return _latest_scan
+
+
+def tree_this_turn() -> oslayer.ProcessTree:
+    """One process tree per turn of the running event loop (a fresh one outside a loop): the
+    stops, probes and status reads of many services in one turn share it."""
+    global _turn_tree
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return oslayer.ProcessTree()
+    if _turn_tree is None:
+        _turn_tree = oslayer.ProcessTree()
+        loop.call_soon(_forget_turn_tree)
+    return _turn_tree
+
+
+def _forget_turn_tree() -> None:
+    global _turn_tree
+    _turn_tree = None
+
+
+def find_members(
+    trace: RunRecord,
+    exclude: Iterable[int] = (),
+    scan: Scan | None = None,
+    known: Iterable[ProcessIdentity] = (),
+) -> dict[int, Member]:
+    """Every live process of the run, found by every layer, each verified by identity.
+    ``scan`` (see ``Scan``) stands in for the marker and lifeline passes over all processes;
+    ``known`` are members found before (a stop's earlier passes), still members while alive."""
+    excluded = {os.getpid(), *exclude}
+    tree = scan.tree if scan is not None else oslayer.ProcessTree()
+    found: dict[int, set[str]] = {}
+
+    def add(pids: Iterable[int], layer: str) -> None:
+        for pid in pids:
+            if pid not in excluded:
+                found.setdefault(pid, set()).add(layer)
+
+    for identity in [trace.leader, *trace.members, *known]:
+        if identity is not None and same_process(identity):
+            add([identity.pid], "recorded")
+    cgroup = trusted_cgroup(trace)
+    if cgroup is not None:
+        add(oslayer.cgroup_procs(cgroup), "cgroup")
+    add(session_members(trace, tree), "session")
+    markers = scan.markers if scan is not None else oslayer.scan_markers()
+    add(_marker_hits(trace, markers), "marker")
+    if trace.lifeline:
+        if scan is not None:
+            holders = scan.pipes.get(trace.lifeline, set())
+        else:
+            holders = oslayer.scan_fd_holders({trace.lifeline}).get(trace.lifeline, set())
+        add(holders, "lifeline")
+    # A supervisor or guard is never a member, nor are its other children: the supervisor
+    # holds the read end of every lifeline and is the parent of every leader.
+    for pid in [pid for pid in found if _has_role(pid, markers)]:
+        del found[pid]
+    add(descendants(found, tree), "tree")
+    return _verified(found, trace)
+
+
+def session_members(trace: RunRecord, tree: oslayer.ProcessTree) -> list[int]:
+    """The processes in the session the run's leader made: a double fork that left the process
+    group but kept the session (no setsid) is still in it. Trusted only while the leader, the
+    session's pid, is the same process, checked after the session was read: while it lives no
+    other session can have its number."""
+    leader = trace.leader
+    if leader is None or trace.sid is None or trace.sid != leader.pid:
+        return []
+    pids = tree.session(trace.sid)
+    return pids if pids and same_process(leader) else []
+
+
+def trusted_cgroup(trace: RunRecord) -> Path | None:
+    """The run's recorded cgroup, if it is one corral made for this project (a state file
+    could name any directory, and ``cgroup.kill`` kills whatever is inside)."""
+    if not trace.cgroup:
+        return None
+    base = oslayer.project_cgroup(trace.project_id)
+    path = _path(os.path.realpath(trace.cgroup))
+    if base is None or not path.is_relative_to(os.path.realpath(base)):
+        return None
+    return path
+
+
+def holds_run(trace: RunRecord, pid: int) -> bool:
+    """Whether ``pid``, found by other means (a port it listens on), is the run's by its
+    markers or its lifeline: a listener that daemonized is outside the tree and, without a
+    subreaper or cgroup, outside every cheap layer."""
+    if pid in _marker_hits(trace, {pid: oslayer.read_markers(pid) or {}}):
+        return True
+    if not trace.lifeline:
+        return False
+    return bool(oslayer.scan_fd_holders({trace.lifeline}, [pid]))
+
+
+def _has_role(pid: int, scanned: dict[int, dict[str, str]]) -> bool:
+    markers = scanned.get(pid)
+    if markers is None:
+        markers = oslayer.read_markers(pid) or {}
+    return marker_names.ROLE in markers
+
+
+def same_process(identity: ProcessIdentity) -> bool:
+    """Whether the process recorded as ``identity`` still runs (same pid and start time)."""
+    current = oslayer.identify(identity.pid)
+    return current is not None and current.start == identity.start
+
+
+def _path(text: str) -> Path:
+    return Path(text)
+
+
+def run_marker(pid: int | None) -> str | None:
+    """The run id a process carries, to find the rest of an orphan's run by its markers."""
+    return (oslayer.read_markers(pid) or {}).get(marker_names.RUN) if pid else None
+
+
+def _marker_hits(trace: RunRecord, scanned: dict[int, dict[str, str]]) -> list[int]:
+    return [
+        pid
+        for pid, markers in scanned.items()
+        # All three: a copied project id and service name alone (a forged or inherited
+        # environment) must not make a stranger a member of this run. Only when no state
+        # says which run it was (damaged or deleted) do project and service have to do.
+        if markers.get(marker_names.PROJECT) == trace.project_id
+        and markers.get(marker_names.SERVICE) == trace.service
+        and (trace.run_id is None or markers.get(marker_names.RUN) == trace.run_id)
+        and marker_names.ROLE not in markers
+    ]
+
+
+def descendants(roots: Iterable[int], tree: oslayer.ProcessTree) -> set[int]:
+    """Every process below ``roots`` (not the roots themselves) in ``tree``."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        for child in tree.children(stack.pop()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return seen
+
+
+def _verified(found: dict[int, set[str]], trace: RunRecord) -> dict[int, Member]:
+    members: dict[int, Member] = {}
+    for pid, layers in found.items():
+        stat = oslayer.read_stat(pid)
+        if stat is None or not oslayer.alive(stat):
+            continue
+        if marker_names.ROLE in (oslayer.read_markers(pid) or {}):
+            continue  # a supervisor or guard (it holds the lifeline's read end): never a member
+        identity = oslayer.identify(pid)
+        if identity is None:
+            continue
+        if trace.pgid is not None and stat.pgid == trace.pgid:
+            layers = {*layers, "group"}
+        members[pid] = Member(identity, stat.pgid, layers, oslayer.cmdline(pid))
+    return members
+
+
+def unverified(trace: RunRecord, known: Iterable[int], scan: Scan) -> dict[str, Any] | None:
+    """Why a stop that left nothing it could find still cannot say nothing is left, or None.
+
+    Where no layer can prove absence (no subreaper, no cgroup: the portable layer), two things
+    are evidence that something escaped: the run's lifeline file is still locked although no
+    process holding it was found, and processes of ours whose environment cannot be read (macOS
+    hides it for Apple binaries; ``env -i`` empties it) that left every tree after the run
+    started, in its directory. Those are reported, never signalled: nothing proves they are the
+    run's. ``scan`` is the stop's last pass (begun after what it found was gone)."""
+    candidates = {orphan.pid for orphan in _suspects(trace, scan.orphans())}
+    candidates -= {*known, os.getpid()}
+    # One that holds a lifeline belongs to that run (another service's).
+    candidates -= {pid for pids in scan.pipes.values() for pid in pids}
+    suspects = [{"pid": pid, "command": oslayer.cmdline(pid)} for pid in sorted(candidates)]
+    held = bool(trace.lifeline) and oslayer.lifeline_held(trace.lifeline or "")
+    if not suspects and not held:
+        return None
+    return {"could_escape": oslayer.ESCAPES, "lifeline_held": held, "suspects": suspects}
+
+
+def _suspects(trace: RunRecord, orphans: list[oslayer.Orphan]) -> list[oslayer.Orphan]:
+    """The orphans that started with the run or later (a second's slack for clock rounding),
+    in its directory or below it."""
+    if trace.started_at is None or trace.cwd is None or not orphans:
+        return []
+    root = os.path.realpath(trace.cwd)
+    return [
+        orphan
+        for orphan in orphans
+        if orphan.started >= trace.started_at - 1.0
+        and (orphan.cwd == root or orphan.cwd.startswith(root + os.sep))
+    ]
