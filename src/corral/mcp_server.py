@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from corral.control import operations as control
+from corral.control import port_ops
 from corral.errors import CorralError, InternalError, StartFailed, UsageError, check_services
 
 try:  # pydantic comes with the mcp extra; without it build_server says how to install it
@@ -351,7 +352,7 @@ def _add_port_tools(server: Any, ctx: _Context) -> None:
         ] = None,
     ) -> dict[str, Any]:
         return await ctx.call(
-            lambda: {"ports": control.port_report(ctx.project(), _ports(ports or []))}
+            lambda: {"ports": port_ops.port_report(ctx.project(), _ports(ports or []))}
         )
 
     @server.tool(
@@ -370,7 +371,7 @@ def _add_port_tools(server: Any, ctx: _Context) -> None:
             ),
         ] = False,
     ) -> dict[str, Any]:
-        return await ctx.call(lambda: {"ports": control.free(ctx.project(), _ports(ports), force)})
+        return await ctx.call(lambda: {"ports": port_ops.free(ctx.project(), _ports(ports), force)})
 
 
 def _start(project, config_file, services, timeout, session) -> dict[str, Any]:  # type: ignore[no-untyped-def]

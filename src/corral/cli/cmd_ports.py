@@ -12,10 +12,10 @@ from corral.errors import ExitCode
 
 
 def run_port(args: argparse.Namespace, out: Output) -> int:
-    from corral.control import operations as control
+    from corral.control import port_ops
 
     project = load_project_for(args)
-    rows = control.port_report(project, args.ports)
+    rows = port_ops.port_report(project, args.ports)
     if out.json:
         out.document({"ports": rows})
         return ExitCode.OK
@@ -48,10 +48,10 @@ def _holder_line(holder: dict[str, Any]) -> str:
 
 
 def run_free(args: argparse.Namespace, out: Output) -> int:
-    from corral.control import operations as control
+    from corral.control import port_ops
 
     project = load_project_for(args)
-    results = control.free(project, args.ports, args.force)
+    results = port_ops.free(project, args.ports, args.force)
     ok = all(r["free"] and not r["refused"] for r in results)
     if out.json:
         out.document({"ports": results, "ok": ok})
