@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from corral.cli.parser import SHELLS, build_parser
+from corral.cli.arguments import SHELLS
+from corral.cli.parser import build_parser
 from corral.cli.render import Output
 from corral.errors import ExitCode
 
