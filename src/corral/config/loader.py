@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from corral.config import values as v
+from corral.config.checks import check_case_clashes, check_dependencies, check_ports, start_order
 from corral.config.compose import ComposeSource, load_compose
+from corral.config.context import Context, RawService, T
 from corral.config.discover import Discovered, discover
 from corral.config.envfiles import read_env_file
 from corral.config.formation import apply_formation
 from corral.config.offset import as_port_offset, shift_probe
-from corral.config.procfile import ProcfileEntry, parse_procfile
+from corral.config.procfile import parse_procfile
 from corral.config.tomlfile import TomlSource, load_toml
 from corral.errors import ConfigError
 from corral.model import (
@@ -37,8 +38,6 @@ from corral.model import (
     ServiceSpec,
 )
 from corral.paths import canonical_root, project_id
-
-T = TypeVar("T")
 
 PROJECT_KEYS = (
     "name",
@@ -86,54 +85,6 @@ class Overrides:
     formation: dict[str, int] | None = None
 
 
-@dataclass
-class _RawService:
-    name: str
-    index: int  # position in file order, which PORT follows
-    command: str | tuple[str, ...] | None
-    options: dict[str, object]
-    defined_at: str
-    from_procfile: bool = False
-
-
-@dataclass
-class _Context:
-    found: Discovered
-    root: Path
-    source: TomlSource | ComposeSource | None
-    inherited: Mapping[str, str] | None = None
-    procfile: list[ProcfileEntry] = field(default_factory=list)
-
-    def read(
-        self,
-        keys: tuple[str, ...],
-        table: dict[str, object],
-        key: str,
-        validator: Callable[[object], T],
-        default: T,
-    ) -> T:
-        if key not in table:
-            return default
-        try:
-            return validator(table[key])
-        except v.UnknownKey as exc:  # inside a nested table such as ready = {...}
-            raise self._error((*keys, key), str(exc), exc.hint, at=(*keys, key, exc.key)) from None
-        except ValueError as exc:
-            raise self._error((*keys, key), str(exc)) from None
-
-    def _error(
-        self,
-        keys: tuple[str, ...],
-        message: str,
-        hint: str | None = None,
-        *,
-        at: tuple[str, ...] | None = None,
-    ) -> ConfigError:
-        if self.source is None:  # Procfile-only projects have no TOML keys to point at
-            return ConfigError(self.found.files[0], message, hint=hint)
-        return self.source.error(keys, message, hint, at=at)
-
-
 def load_project(
     start: Path,
     explicit_file: Path | None = None,
@@ -144,7 +95,7 @@ def load_project(
     expand against: this process's unless given (the supervisor passes its client's)."""
     overrides = overrides or Overrides()
     found = discover(start, explicit_file)
-    ctx = _Context(found, canonical_root(found.root), _load_source(found), inherited)
+    ctx = Context(found, canonical_root(found.root), _load_source(found), inherited)
     if found.procfile is not None:
         ctx.procfile = parse_procfile(_read(found.procfile), found.procfile)
     table = ctx.source.data if ctx.source else {}
@@ -166,15 +117,15 @@ def load_project(
     )
     raw = _merge_services(ctx, table)
     specs = [_service(ctx, item, base_env, port_base, offset) for item in raw]
-    _check_dependencies(ctx, specs)
+    check_dependencies(ctx, specs)
     specs = apply_formation(specs, overrides.formation)
-    _check_ports(ctx, specs)
+    check_ports(ctx, specs)
     return ProjectSpec(
         name=name,
         root=ctx.root,
         project_id=project_id(ctx.root),
         config_files=found.files,
-        services=tuple(_start_order(specs)),
+        services=tuple(start_order(specs)),
         env_files=tuple(env_files),
         port_base=port_base,
         port_source=port_source,
@@ -185,7 +136,7 @@ def load_project(
     )
 
 
-def _project_env_files(ctx: _Context, table: dict[str, object], overrides: Overrides) -> list[Path]:
+def _project_env_files(ctx: Context, table: dict[str, object], overrides: Overrides) -> list[Path]:
     if overrides.env_files is None:
         return _env_files(ctx, (), table, default_dotenv=True)
     for path in overrides.env_files:  # -e FILE: in place of env_file (or .env), as foreman
@@ -195,7 +146,7 @@ def _project_env_files(ctx: _Context, table: dict[str, object], overrides: Overr
 
 
 def _port_base(
-    ctx: _Context, table: dict[str, object], base_env: dict[str, str], flag: int | None
+    ctx: Context, table: dict[str, object], base_env: dict[str, str], flag: int | None
 ) -> tuple[int, str]:
     """foreman's, honcho's and Overmind's rule: ``-p``, then ``PORT`` (the env files', else the
     environment's), then ``port_base``, then 5000. Returns the base and where it came from."""
@@ -239,16 +190,16 @@ def _read(path: Path) -> str:
 
 
 def _check_keys(
-    ctx: _Context, keys: tuple[str, ...], table: dict[str, object], known: tuple[str, ...]
+    ctx: Context, keys: tuple[str, ...], table: dict[str, object], known: tuple[str, ...]
 ) -> None:
     try:
         v.check_keys(table, known)
     except v.UnknownKey as exc:
-        raise ctx._error(keys, str(exc), exc.hint, at=(*keys, exc.key)) from None
+        raise ctx.error(keys, str(exc), exc.hint, at=(*keys, exc.key)) from None
 
 
 def _env_files(
-    ctx: _Context, keys: tuple[str, ...], table: dict[str, object], *, default_dotenv: bool
+    ctx: Context, keys: tuple[str, ...], table: dict[str, object], *, default_dotenv: bool
 ) -> list[Path]:
     names = ctx.read(keys, table, "env_file", lambda x: v.as_str_list(x, allow_single=True), None)
     if names is None:
@@ -257,7 +208,7 @@ def _env_files(
     paths = [ctx.root / name for name in names]
     for path in paths:
         if not path.is_file():
-            raise ctx._error(
+            raise ctx.error(
                 (*keys, "env_file"),
                 f"env file {str(path)!r} does not exist",
                 "create it or remove it from env_file",
@@ -265,21 +216,21 @@ def _env_files(
     return paths
 
 
-def _merge_services(ctx: _Context, table: dict[str, object]) -> list[_RawService]:
+def _merge_services(ctx: Context, table: dict[str, object]) -> list[RawService]:
     """Procfile services in Procfile order, then services only the TOML file defines."""
     services = ctx.read((), table, "services", _as_table, {})
-    raw: list[_RawService] = []
+    raw: list[RawService] = []
     procfile_path = ctx.found.procfile
     for entry in ctx.procfile:
         options = _options(ctx, services, entry.name)
         if "command" in options:
-            raise ctx._error(
+            raise ctx.error(
                 ("services", entry.name, "command"),
                 f"service {entry.name!r} already has a command in {procfile_path}:{entry.line}",
                 "remove one of the two",
             )
         where = f"{_relative(procfile_path, ctx.root)}:{entry.line}"
-        raw.append(_RawService(entry.name, len(raw), entry.command, options, where, True))
+        raw.append(RawService(entry.name, len(raw), entry.command, options, where, True))
     named = {entry.name for entry in ctx.procfile}
     for service_name in services:
         if service_name in named:
@@ -287,7 +238,7 @@ def _merge_services(ctx: _Context, table: dict[str, object]) -> list[_RawService
         options = _options(ctx, services, service_name)
         command = ctx.read(("services", service_name), options, "command", v.as_command, None)
         if command is None:
-            raise ctx._error(
+            raise ctx.error(
                 ("services", service_name),
                 f"service {service_name!r} has no command",
                 f"add command = \"...\" or a line '{service_name}: ...' to a Procfile",
@@ -296,8 +247,8 @@ def _merge_services(ctx: _Context, table: dict[str, object]) -> list[_RawService
         line = ctx.source.line_of("services", service_name)
         path = _relative(ctx.source.path, ctx.root)
         where = f"{path}:{line}" if line else path
-        raw.append(_RawService(service_name, len(raw), command, options, where))
-    _check_case_clashes(ctx, raw)
+        raw.append(RawService(service_name, len(raw), command, options, where))
+    check_case_clashes(ctx, raw)
     if not raw:
         raise ConfigError(
             ctx.found.files[0],
@@ -305,20 +256,6 @@ def _merge_services(ctx: _Context, table: dict[str, object]) -> list[_RawService
             hint="add 'name: command' lines or [services.NAME] tables",
         )
     return raw
-
-
-def _check_case_clashes(ctx: _Context, raw: list[_RawService]) -> None:
-    """``Web`` and ``web`` are one service to a person typing, and one log file on a
-    case-insensitive filesystem (macOS): refuse them."""
-    seen: dict[str, str] = {}
-    for service in raw:
-        other = seen.setdefault(service.name.lower(), service.name)
-        if other != service.name:
-            raise ctx._error(
-                ("services", service.name),
-                f"service {service.name!r} differs from {other!r} only in case",
-                "rename one of them",
-            )
 
 
 def _relative(path: Path | None, root: Path) -> str:
@@ -332,18 +269,18 @@ def _as_table(value: object) -> dict[str, object]:
     return value
 
 
-def _options(ctx: _Context, services: dict[str, object], name: str) -> dict[str, object]:
+def _options(ctx: Context, services: dict[str, object], name: str) -> dict[str, object]:
     keys = ("services", name)
     try:
         v.as_name(name)
     except ValueError as exc:
-        raise ctx._error(keys, str(exc)) from None
+        raise ctx.error(keys, str(exc)) from None
     options = ctx.read(("services",), services, name, _as_table, {})
     _check_keys(ctx, keys, options, SERVICE_KEYS)
     return options
 
 
-def _port_offset(ctx: _Context, table: dict[str, object]) -> tuple[int, str]:
+def _port_offset(ctx: Context, table: dict[str, object]) -> tuple[int, str]:
     """Added to every port of the project (declared ports, PORT, tcp and http probes), so that a
     second checkout runs beside the first: ``CORRAL_PORT_OFFSET``, else ``port_offset``."""
     inherited = os.environ if ctx.inherited is None else ctx.inherited
@@ -362,10 +299,10 @@ def _port_offset(ctx: _Context, table: dict[str, object]) -> tuple[int, str]:
 
 
 def _shifted(
-    ctx: _Context, keys: tuple[str, ...], ports: tuple[int, ...], offset: int
+    ctx: Context, keys: tuple[str, ...], ports: tuple[int, ...], offset: int
 ) -> tuple[int, ...]:
     if any(port + offset > 65535 for port in ports):
-        raise ctx._error(
+        raise ctx.error(
             (*keys, "port"),
             f"port {max(ports)} + port offset {offset} is over 65535",
             "use a smaller port offset",
@@ -374,7 +311,7 @@ def _shifted(
 
 
 def _service(
-    ctx: _Context, raw: _RawService, base_env: dict[str, str], port_base: int, offset: int = 0
+    ctx: Context, raw: RawService, base_env: dict[str, str], port_base: int, offset: int = 0
 ) -> ServiceSpec:
     keys = ("services", raw.name)
     opts = raw.options
@@ -411,7 +348,7 @@ def _service(
     )
 
 
-def _oneshot(ctx: _Context, raw: _RawService) -> bool:
+def _oneshot(ctx: Context, raw: RawService) -> bool:
     """``oneshot = true``, or by convention a Procfile line named ``release``. A oneshot is done
     when it exits 0, so a readiness probe or ``restart = "always"`` makes no sense for it."""
     keys = ("services", raw.name)
@@ -420,13 +357,13 @@ def _oneshot(ctx: _Context, raw: _RawService) -> bool:
     if not oneshot:
         return False
     if "ready" in raw.options:
-        raise ctx._error(
+        raise ctx.error(
             (*keys, "ready"),
             f"oneshot service {raw.name!r} is done when it exits 0: it takes no ready probe",
             "remove ready, or set oneshot = false",
         )
     if raw.options.get("restart") == "always":
-        raise ctx._error(
+        raise ctx.error(
             (*keys, "restart"),
             f'oneshot service {raw.name!r} cannot restart = "always"',
             'use restart = "on-failure" or "no"',
@@ -434,99 +371,14 @@ def _oneshot(ctx: _Context, raw: _RawService) -> bool:
     return True
 
 
-def _cwd(ctx: _Context, keys: tuple[str, ...], cwd: str | None) -> Path:
+def _cwd(ctx: Context, keys: tuple[str, ...], cwd: str | None) -> Path:
     if cwd is None:
         return ctx.root
     path = (ctx.root / cwd).resolve()
     if not path.is_dir():
-        raise ctx._error(
+        raise ctx.error(
             (*keys, "cwd"),
             f"directory {cwd!r} does not exist (resolved to {path})",
             "create it or fix cwd",
         )
     return path
-
-
-def _check_dependencies(ctx: _Context, specs: list[ServiceSpec]) -> None:
-    names = [spec.name for spec in specs]
-    for spec in specs:
-        for dependency in spec.depends_on:
-            if dependency not in names:
-                import difflib  # only on the error path
-
-                close = difflib.get_close_matches(dependency, names, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"services: {', '.join(names)}"
-                raise ctx._error(
-                    ("services", spec.name, "depends_on"), f"unknown service {dependency!r}", hint
-                )
-    cycle = _find_cycle({spec.name: spec.depends_on for spec in specs}, names)
-    if cycle:
-        raise ctx._error(
-            ("services", cycle[0], "depends_on"),
-            f"dependency cycle: {' -> '.join(cycle)}",
-            "remove one of these depends_on",
-        )
-
-
-def _find_cycle(graph: dict[str, tuple[str, ...]], order: list[str]) -> list[str] | None:
-    done: set[str] = set()
-
-    def visit(node: str, path: list[str]) -> list[str] | None:
-        if node in path:
-            return [*path[path.index(node) :], node]
-        if node in done:
-            return None
-        for dependency in graph[node]:
-            found = visit(dependency, [*path, node])
-            if found:
-                return found
-        done.add(node)
-        return None
-
-    for name in order:
-        found = visit(name, [])
-        if found:
-            return found
-    return None
-
-
-def _check_ports(ctx: _Context, specs: list[ServiceSpec]) -> None:
-    owner: dict[int, str] = {}
-    for spec in specs:
-        for port in spec.ports:
-            if port in owner:
-                raise ctx._error(
-                    ("services", spec.name, "port"),
-                    f"port {port} is also claimed by service {owner[port]!r}",
-                    "give each port to one service",
-                )
-            owner[port] = spec.name
-    for spec in specs:
-        port = int(spec.env["PORT"])
-        if not spec.ports and port > 65535:
-            raise ctx._error(
-                ("services", spec.name),
-                f"port_base gives {spec.name!r} PORT {port}, beyond the last port (65535)",
-                "lower port_base, or give the service a port",
-                at=("port_base",),
-            )
-        if not spec.ports and port in owner:
-            raise ctx._error(
-                ("services", spec.name),
-                f"PORT {port} given to {spec.name!r} by port_base is declared by "
-                f"service {owner[port]!r}",
-                f"set port_base, or give {spec.name!r} a port",
-            )
-
-
-def _start_order(specs: list[ServiceSpec]) -> list[ServiceSpec]:
-    """Dependencies first; otherwise file order (a stable topological sort)."""
-    ordered: list[ServiceSpec] = []
-    placed: set[str] = set()
-    pending = list(specs)
-    while pending:
-        ready = next(s for s in pending if all(d in placed for d in s.depends_on))
-        ordered.append(ready)
-        placed.add(ready.name)
-        pending.remove(ready)
-    return ordered
