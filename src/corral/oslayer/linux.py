@@ -14,7 +14,6 @@ import socket
 import struct
 from collections.abc import Iterable
 
-from corral import markers
 from corral.model import ProcessIdentity
 from corral.oslayer.cgroups import (
     cgroup_base,
@@ -35,11 +34,20 @@ from corral.oslayer.common import (
     SignalOutcome,
 )
 from corral.oslayer.netdiag import inet_diag_works, listeners, port_is_free
+from corral.oslayer.procfs import (
+    fd_targets,
+    list_pids,
+    pipe_link,
+    read_markers,
+    scan_fd_holders,
+    scan_markers,
+    scan_pipe_holders,
+    socket_holders,
+)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
-MARKER_PREFIX = markers.PREFIX.encode()
 
 
 @functools.cache
@@ -145,38 +153,6 @@ def cwd(pid: int) -> str | None:
         return os.readlink(f"/proc/{pid}/cwd")
     except OSError:
         return None
-
-
-def read_markers(pid: int) -> dict[str, str] | None:
-    data = _read_all(f"/proc/{pid}/environ")
-    return None if data is None else _markers(data)
-
-
-def _read_all(path: str) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _markers(data: bytes) -> dict[str, str]:
-    found: dict[str, str] = {}
-    if MARKER_PREFIX not in data:
-        return found
-    for item in data.split(b"\0"):
-        if item.startswith(MARKER_PREFIX):
-            key, _, value = item.partition(b"=")
-            found[key.decode(errors="replace")] = value.decode(errors="replace")
-    return found
 
 
 class ProcessHandle:
@@ -333,73 +309,6 @@ class ProcessTree:
         return self._by_session.get(sid, [])
 
 
-def list_pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-
-
-def _own_pids(uid: int | None) -> Iterable[int]:
-    uid = os.getuid() if uid is None else uid
-    for pid in list_pids():
-        try:
-            if os.stat(f"/proc/{pid}").st_uid == uid:
-                yield pid
-        except OSError:
-            continue
-
-
-def scan_markers(uid: int | None = None) -> dict[int, dict[str, str]]:
-    """Every process of ``uid`` (default: ours) carrying CORRAL_* variables, with them."""
-    me = os.getpid()
-    found: dict[int, dict[str, str]] = {}
-    for pid in _own_pids(uid):
-        if pid == me:
-            continue
-        data = _read_all(f"/proc/{pid}/environ")
-        if data and MARKER_PREFIX in data:
-            found[pid] = _markers(data)
-    return found
-
-
-def fd_targets(pid: int) -> set[str]:
-    try:
-        names = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return set()
-    targets = set()
-    for name in names:
-        try:
-            targets.add(os.readlink(f"/proc/{pid}/fd/{name}"))
-        except OSError:
-            continue
-    return targets
-
-
-def scan_fd_holders(targets: set[str], pids: Iterable[int] | None = None) -> dict[str, set[int]]:
-    """Which processes hold an fd whose link reads as one of ``targets`` ("pipe:[N]", ...)."""
-    holders: dict[str, set[int]] = {}
-    if not targets:
-        return holders
-    for pid in pids if pids is not None else _own_pids(None):
-        for target in fd_targets(pid) & targets:
-            holders.setdefault(target, set()).add(pid)
-    return holders
-
-
-def scan_pipe_holders() -> dict[str, set[int]]:
-    """Every pipe held by a process of ours, as "pipe:[N]" -> holder pids (one pass serves
-    every lifeline at once)."""
-    holders: dict[str, set[int]] = {}
-    for pid in _own_pids(None):
-        for target in fd_targets(pid):
-            if target.startswith("pipe:"):
-                holders.setdefault(target, set()).add(pid)
-    return holders
-
-
-def pipe_link(fd: int) -> str:
-    return f"pipe:[{os.fstat(fd).st_ino}]"
-
-
 def open_lifeline(state_dir: object) -> tuple[int, int, str]:
     """A lifeline pipe: the supervisor keeps the read end (POLLHUP once every holder of the
     write end is gone), the child inherits the write end, the run records "pipe:[inode]",
@@ -423,13 +332,6 @@ def lifeline_held(name: str) -> bool:
 
 def release_lifeline(name: str) -> None:
     pass  # a pipe leaves nothing behind
-
-
-def socket_holders(inodes: Iterable[int], pids: Iterable[int] | None = None) -> dict[int, set[int]]:
-    """inode -> pids holding that socket (only ``pids`` when given: a targeted scan)."""
-    wanted = {f"socket:[{inode}]": inode for inode in inodes}
-    found = scan_fd_holders(set(wanted), pids)
-    return {wanted[target]: pids_ for target, pids_ in found.items()}
 
 
 def cgroup_kill(path: object) -> bool:
