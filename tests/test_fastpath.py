@@ -85,6 +85,24 @@ def test_fast_and_full_status_agree(corral_project) -> None:  # type: ignore[no-
     assert offline["source"] == "state file and process scan"
 
 
+HEAVY = ("corral.model", "corral.config", "corral.oslayer", "psutil", "asyncio", "dataclasses")
+
+
+def test_the_status_fast_path_imports_nothing_heavy(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """`corral status` is on agents' hot path: its budget is a few modules past Python's own
+    start-up (bench/RESULTS.md). Each of these costs milliseconds it does not need."""
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", "sleep 600"))
+    assert project.run("start").returncode == 0
+    for words in (["status"], ["status", "--json"]):
+        result = project.run(*words, env={"PYTHONPROFILEIMPORTTIME": "1"})
+        assert result.returncode == 0, result.stderr
+        imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+        assert "corral.cli.fastpath" in imported  # the fast path did answer
+        assert sorted(imported & set(HEAVY)) == [], words
+    assert project.run("stop").returncode == 0
+
+
 @pytest.mark.timeout(90)
 def test_fast_and_full_stop_agree(corral_project) -> None:  # type: ignore[no-untyped-def]
     """The same reports, the same exit code, the supervisor gone and nothing left either way."""

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from corral.timefmt import format_duration
+
 # Defaults written once: the configuration loader, the state file and reclaim all use these.
 DEFAULT_STOP_SIGNAL = 15  # SIGTERM
 DEFAULT_STOP_TIMEOUT = 10.0
@@ -212,29 +214,6 @@ class RunRecord:
         values["stop_signal"] = int(values.get("stop_signal", DEFAULT_STOP_SIGNAL))
         values["stop_timeout"] = float(values.get("stop_timeout", DEFAULT_STOP_TIMEOUT))
         return cls(**values)
-
-
-def format_elapsed(seconds: float) -> str:
-    """An uptime or an age, to the two largest units: 45s, 3m07s, 2h05m, 4d3h."""
-    seconds = int(max(seconds, 0))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest spelling that ``parse_duration`` reads back to the same value."""
-    if seconds == 0:
-        return "0s"
-    millis = round(seconds * 1000)
-    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if millis % size == 0:
-            return f"{millis // size}{unit}"
-    return f"{millis}ms"
 
 
 def spec_to_dict(project: ProjectSpec) -> dict[str, object]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from corral.config.durations import parse_duration
 from corral.config.procfile import parse_procfile
 from corral.errors import ConfigError
-from corral.model import format_duration
+from corral.timefmt import format_duration
 
 PATH = Path("Procfile")
 

@@ -10,7 +10,8 @@ from corral.cli.render import Output, load_project_for
 from corral.config.document import config_document
 from corral.config.envfiles import masked
 from corral.errors import display_path
-from corral.model import ProjectSpec, ServiceSpec, format_duration
+from corral.model import ProjectSpec, ServiceSpec
+from corral.timefmt import format_duration
 
 
 def run_config(args: argparse.Namespace, out: Output) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from corral.control.diagnosis import describe_exit
-from corral.model import format_elapsed
+from corral.timefmt import format_elapsed
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:

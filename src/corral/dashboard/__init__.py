@@ -23,7 +23,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 from corral.control import operations as control
 from corral.dashboard.log_pane import LogPane
 from corral.errors import CorralError
-from corral.model import ProjectSpec, format_elapsed
+from corral.model import ProjectSpec
+from corral.timefmt import format_elapsed
 
 REFRESH = 1.0  # seconds between status reads
 ACTION_TIMEOUT = 60.0

@@ -15,7 +15,7 @@ import json
 import os
 
 from corral.errors import UsageError
-from corral.model import ProjectSpec, RestartPolicy, ServiceSpec, format_duration
+from corral.model import ProjectSpec, RestartPolicy, ServiceSpec
 from corral.onramps.export import Exported, Options
 from corral.onramps.export.common import (
     env_file_name,
@@ -24,6 +24,7 @@ from corral.onramps.export.common import (
     is_oneshot,
     signal_name,
 )
+from corral.timefmt import format_duration
 
 MOUNT = "/app"
 _RESTART = {

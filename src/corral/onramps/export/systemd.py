@@ -7,7 +7,7 @@ of the service is stopped, however it detached. Dependencies become ``Requires=`
 
 from __future__ import annotations
 
-from corral.model import ProjectSpec, RestartPolicy, ServiceSpec, format_duration
+from corral.model import ProjectSpec, RestartPolicy, ServiceSpec
 from corral.onramps.export import Exported, Options
 from corral.onramps.export.common import (
     env_file_name,
@@ -17,6 +17,7 @@ from corral.onramps.export.common import (
     signal_name,
     slug,
 )
+from corral.timefmt import format_duration
 
 _RESTART = {
     RestartPolicy.NO: "no",
