@@ -254,7 +254,9 @@ def port_free(port: int) -> bool:
     return True
 
 
-HOSTILE = Path(__file__).resolve().parent / "subjects" / "hostile.py"
+REPO = Path(__file__).resolve().parent.parent  # the repository: examples/, docs/, README.md
+SUBJECTS = Path(__file__).resolve().parent / "subjects"  # the test subjects
+HOSTILE = SUBJECTS / "hostile.py"
 
 
 def hostile(*flags: str) -> str:
@@ -276,7 +278,7 @@ def toml_value(value: object) -> str:
 
 
 # Options every service_toml table gets unless the test names them: the reliability suite runs
-# its containment tests a second time with {"tty": True} (tests/reliability/conftest.py).
+# its containment tests a second time with {"tty": True} (tests/behaviour/reliability/conftest.py).
 SUBJECT_OPTIONS: dict[str, object] = {}
 
 
@@ -312,3 +314,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if mark is not None and PORTABLE:
         layer = mark.args[0] if mark.args else "a Linux-only layer"
         pytest.skip(f"needs {layer}, which the portable OS layer does not have")
+
+
+def check_schema(name: str, document: dict) -> None:  # type: ignore[type-arg]
+    """``document`` is valid against docs/schemas/NAME.json (the CLI's published shapes)."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((REPO / "docs" / "schemas" / f"{name}.json").read_text())
+    jsonschema.validate(document, schema)

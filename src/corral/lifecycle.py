@@ -123,7 +123,7 @@ def _after_exit(
     return Decision(State.BACKOFF, (Action.SCHEDULE_RESTART,), delay)
 
 
-# What `_after_exit` decides for a live run, for the diagram (tests/test_lifecycle.py checks
+# What `_after_exit` decides for a live run, for the diagram (tests/unit/test_lifecycle.py checks
 # each against `decide`).
 EXIT_OUTCOMES: tuple[tuple[str, Decision], ...] = (
     ("exit 0 of a oneshot", Decision(State.COMPLETED)),

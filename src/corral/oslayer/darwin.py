@@ -10,7 +10,7 @@
   loop watches like a pidfd: an exit wakes a stop or a tether at once instead of a poll.
 
 Every constant here is from the macOS SDK headers (<sys/sysctl.h>, <sys/proc.h>); the macOS CI
-job runs tests/oslayer/test_darwin.py against them.
+job runs tests/behaviour/oslayer/test_darwin.py against them.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.payloads import end_payload, run_hook, start_payload
+from behaviour.agent.payloads import end_payload, run_hook, start_payload
 from harness import hostile, service_toml
 
 SOURCES = ["startup", "resume", "clear", "compact"]

@@ -7,8 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from harness import ProjectDir, service_toml
-from test_json_contract import check
+from harness import ProjectDir, check_schema, service_toml
 
 EXISTING_SETTINGS = """{
     "permissions": {
@@ -127,7 +126,7 @@ def test_setup_in_a_bare_project_creates_and_remove_deletes(corral_project) -> N
     project = corral_project({"Procfile": "web: python -m http.server $PORT\n"})
     before = snapshot(project.root)
     document = json.loads(ok(project.run("agent", "setup", "--json")))
-    check("agent", document)
+    check_schema("agent", document)
     assert {f["path"]: f["action"] for f in document["files"]} == {
         ".claude/settings.json": "created",
         "CLAUDE.md": "created",
@@ -135,7 +134,7 @@ def test_setup_in_a_bare_project_creates_and_remove_deletes(corral_project) -> N
     }
     assert json.loads((project.root / ".claude/settings.json").read_text())["hooks"]
     removed = json.loads(ok(project.run("agent", "remove", "--json", "--dry-run")))
-    check("agent", removed)
+    check_schema("agent", removed)
     assert {f["action"] for f in removed["files"]} == {"removed"}
     ok(project.run("agent", "remove"))
     assert snapshot(project.root) == before

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-HARNESS = Path(__file__).with_name("harness.py")
+import harness
+
+HARNESS = Path(harness.__file__)
 
 LEAKING_TEST = """
 import os, subprocess, sys

@@ -16,6 +16,7 @@ from corral.lifecycle import (
     decide,
 )
 from corral.model import RestartPolicy
+from harness import REPO
 
 ROWS = [
     (State.STOPPED, Event.START, State.STARTING, (Action.SPAWN,)),
@@ -118,11 +119,10 @@ def test_every_state_has_a_way_out_to_stopped() -> None:
 def test_the_design_page_shows_the_generated_state_machine() -> None:
     """docs/design.md's transition block is ``lifecycle.diagram()`` (regenerate it with
     ``python -c 'from corral.lifecycle import diagram; print(diagram(), end="")'``)."""
-    from pathlib import Path
 
     from corral.lifecycle import diagram
 
-    page = (Path(__file__).parent.parent / "docs" / "design.md").read_text()
+    page = (REPO / "docs" / "design.md").read_text()
     block = page.split("<!-- transitions: begin -->\n```\n", 1)[1].split("```\n", 1)[0]
     assert block == diagram()
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import corral
-from harness import ProjectDir
+from harness import REPO, ProjectDir
 
-DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo"
+DEMO = REPO / "examples" / "demo"
 
 
 def demo_copy(corral_project) -> ProjectDir:  # type: ignore[no-untyped-def]

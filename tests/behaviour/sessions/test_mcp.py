@@ -11,13 +11,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from harness import corral_command, free_port, pid_alive, port_free, service_toml, wait_until
+from harness import REPO, corral_command, free_port, pid_alive, port_free, service_toml, wait_until
 
 mcp = pytest.importorskip("mcp")
 from mcp import ClientSession  # noqa: E402
 from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 
-DEMO = Path(__file__).resolve().parent.parent.parent / "examples" / "demo"
+DEMO = REPO / "examples" / "demo"
 
 
 def demo(corral_project):  # type: ignore[no-untyped-def]

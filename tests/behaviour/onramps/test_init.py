@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
-from harness import ProjectDir, free_port, port_free
+from harness import REPO, ProjectDir, free_port, port_free
 
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
+EXAMPLES = REPO / "examples"
 
 
 def example(corral_project, name: str, ports: dict[int, int]) -> ProjectDir:  # type: ignore[no-untyped-def]

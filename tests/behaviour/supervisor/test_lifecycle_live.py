@@ -8,11 +8,11 @@ import shutil
 import signal
 import stat
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from harness import (
+    REPO,
     ProjectDir,
     free_port,
     hostile,
@@ -23,7 +23,7 @@ from harness import (
     wait_until,
 )
 
-DEMO = Path(__file__).resolve().parent.parent.parent / "examples" / "demo"
+DEMO = REPO / "examples" / "demo"
 
 
 def state_of(project: ProjectDir) -> dict:

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 
-from harness import free_port, hostile, service_toml
+from harness import REPO, check_schema, free_port, hostile, service_toml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 SCHEMAS = ROOT / "docs" / "schemas"
-
-
-def check(name: str, document: dict) -> None:
-    schema = json.loads((SCHEMAS / f"{name}.json").read_text())
-    jsonschema.validate(document, schema)
 
 
 def run_json(project, *args: str, code: int = 0) -> dict:  # type: ignore[no-untyped-def]
@@ -59,20 +53,20 @@ def test_every_command_output_matches_its_schema(corral_project) -> None:  # typ
         service_toml("web", hostile("--listen", str(port)), port=port)
         + service_toml("worker", hostile(), depends_on=["web"]),
     )
-    check("config", run_json(project, "config"))
-    check("start", run_json(project, "start"))
-    check("status", run_json(project, "status"))
-    check("wait", run_json(project, "wait", "--timeout", "10s"))
-    check("logs", run_json(project, "logs"))
-    check("events", run_json(project, "events"))
-    check("port", run_json(project, "port"))
-    check("doctor", run_json(project, "doctor"))
-    check("ls", run_json(project, "ls"))
-    check("restart", run_json(project, "restart", "worker"))
-    check("free", run_json(project, "free", str(free_port())))
-    check("stop", run_json(project, "stop", "worker"))
-    check("nuke", run_json(project, "nuke", "--yes"))
-    check("status", run_json(project, "status"))  # from the state file now
+    check_schema("config", run_json(project, "config"))
+    check_schema("start", run_json(project, "start"))
+    check_schema("status", run_json(project, "status"))
+    check_schema("wait", run_json(project, "wait", "--timeout", "10s"))
+    check_schema("logs", run_json(project, "logs"))
+    check_schema("events", run_json(project, "events"))
+    check_schema("port", run_json(project, "port"))
+    check_schema("doctor", run_json(project, "doctor"))
+    check_schema("ls", run_json(project, "ls"))
+    check_schema("restart", run_json(project, "restart", "worker"))
+    check_schema("free", run_json(project, "free", str(free_port())))
+    check_schema("stop", run_json(project, "stop", "worker"))
+    check_schema("nuke", run_json(project, "nuke", "--yes"))
+    check_schema("status", run_json(project, "status"))  # from the state file now
 
 
 @pytest.mark.timeout(60)
@@ -90,7 +84,7 @@ def test_errors_are_one_document_with_a_stable_code(corral_project, args, files,
     project = corral_project(files)
     result = project.run(*args, "--json")
     document = json.loads(result.stdout)
-    check("error", document)
+    check_schema("error", document)
     assert document["error"]["code"] == code and result.returncode in (1, 2)
     assert result.stderr == ""
 

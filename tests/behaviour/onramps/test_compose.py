@@ -15,10 +15,10 @@ import pytest
 from corral.config import load_project
 from corral.errors import ConfigError
 from corral.model import ProbeKind, RestartPolicy
-from harness import free_port, hostile, port_free
+from harness import REPO, free_port, hostile, port_free
 
 PY = sys.executable
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = REPO
 
 
 def http_server(port: int) -> str:

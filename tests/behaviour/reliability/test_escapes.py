@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
-from harness import free_port, hostile, pid_alive, port_free, read_pids, service_toml, wait_until
+from harness import (
+    SUBJECTS,
+    free_port,
+    hostile,
+    pid_alive,
+    port_free,
+    read_pids,
+    service_toml,
+    wait_until,
+)
 
 
 def stop_report(project) -> dict:  # type: ignore[no-untyped-def]
@@ -99,7 +107,7 @@ def test_a_fork_storm_without_cgroups_is_stopped(corral_project) -> None:  # typ
     killed; nothing is left (bench/forkstorm.py measures how long it takes)."""
     project = corral_project()
     pidfile = project.root / "storm.pids"
-    storm = Path(__file__).parent.parent / "subjects" / "forkstorm.py"
+    storm = SUBJECTS / "forkstorm.py"
     project.write(
         "corral.toml",
         service_toml(

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import REPO
+
+ROOT = REPO
 
 
 @pytest.mark.parametrize("args", [["check"], ["format", "--check"]])

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import REPO
+
+ROOT = REPO
 SOURCE = ROOT / "src" / "corral"
 ROLES = ("supervisor", "launch", "reclaim", "control")  # one package per process role
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from agent.payloads import end_payload, run_hook, start_payload
+from behaviour.agent.payloads import end_payload, run_hook, start_payload
 from harness import (
     ProjectDir,
     corral_command,

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from harness import ProjectDir, free_port, port_free, wait_until
+from harness import REPO, ProjectDir, free_port, port_free, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = REPO
 DEMO = ROOT / "examples" / "demo"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("CORRAL_UPDATE_GOLDEN") == "1"  # rewrite the golden files instead
