@@ -124,12 +124,9 @@ def _install_pm2() -> str | None:
     pm2 = prefix / "node_modules" / ".bin" / "pm2"
     if not pm2.exists():
         return None
-    return (
-        run([str(pm2), "--version"], env={**os.environ, "PM2_HOME": str(PEERS / "pm2home")})
-        .stdout.decode()
-        .strip()
-        .splitlines()[-1]
-    )
+    # From its package.json: `pm2 --version` starts pm2's daemon, which would outlive the run.
+    package = json.loads((prefix / "node_modules" / "pm2" / "package.json").read_text())
+    return str(package["version"])
 
 
 def peer(name: str) -> str:
