@@ -363,7 +363,10 @@ def fixed_costs(rounds: int) -> list[str]:
 
 SPAWN = """
 import os, time
-import corral.supervisor.daemon, corral.supervisor.engine  # a supervisor's modules, so a supervisor's size
+try:  # a supervisor's modules, so a supervisor's size (older trees had them at the top level)
+    import corral.supervisor.daemon, corral.supervisor.engine
+except ImportError:
+    import corral.daemon, corral.engine
 def median(f):
     samples = []
     for _ in range(41):
