@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import time
 from typing import TYPE_CHECKING, Any
 
 from corral import client, oslayer
+from corral.launch.launcher import EXIT_GRACE, await_exit
 from corral.paths import socket_path
 
 if TYPE_CHECKING:
     from corral.model import ProjectSpec
 
 UNREACHABLE_EXIT_WAIT = 10.0  # seconds for an unreachable supervisor to stop all and exit
-EXIT_GRACE = 2.0  # seconds a supervisor that closed its socket gets to finish exiting
 
 
 def stop_offline(
@@ -183,23 +182,3 @@ def _offline_state_name(recorded: str, alive_members: bool, supervisor_alive: bo
     if alive_members:
         return recorded if supervisor_alive else "orphaned"
     return recorded if recorded in ("exited", "crashed", "completed") else "stopped"
-
-
-def await_exit(project: ProjectSpec, bound: float, *, closing_ok: bool = False) -> bool:
-    """Wait (bounded) until the project's supervisor lets go of its lock, or a supervisor
-    answers on its socket: one not closing (a new one, launched by a concurrent start), or,
-    with ``closing_ok``, any. True once that is so, False at the bound."""
-    from corral.locks import supervisor_alive
-
-    sock = socket_path(project.project_id)
-    deadline = time.monotonic() + bound
-    delay = 0.005
-    while supervisor_alive(project.root):
-        pong = client.ping(sock, timeout=0.2) if sock.exists() else None
-        if pong is not None and (closing_ok or not pong.get("closing")):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    return True

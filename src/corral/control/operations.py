@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from corral import client, protocol
 from corral.control import offline
-from corral.control.offline import EXIT_GRACE, await_exit
 from corral.errors import (
     NothingRunning,
     SupervisorTimeout,
     SupervisorUnavailable,
 )
+from corral.launch.launcher import EXIT_GRACE, await_exit
 from corral.paths import socket_path
 
 if TYPE_CHECKING:

@@ -101,7 +101,7 @@ class Dashboard(App[str]):
         self.services: list[dict[str, Any]] = []
         self.columns: list[Any] = []  # the table's column keys
         self.asking = "filter"  # what the input box is for: "filter" or "find"
-        self.doctor_shown = False  # the log pane shows doctor's report instead
+        self.aside_shown = False  # the log pane shows doctor's report or the keys instead
 
     def compose(self) -> ComposeResult:
         table: DataTable[str] = DataTable(id="services", cursor_type="row", zebra_stripes=True)
@@ -177,7 +177,7 @@ class Dashboard(App[str]):
         from corral.paths import state_dir
 
         name = self.selected()
-        if name is not None and not self.doctor_shown:
+        if name is not None and not self.aside_shown:
             self.query_one(LogPane).show(state_dir(self.project.root), name)
 
     def selected(self) -> str | None:
@@ -187,8 +187,8 @@ class Dashboard(App[str]):
         return self.services[min(table.cursor_row, len(self.services) - 1)]["name"]
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
-        if self.doctor_shown:
-            self.doctor_shown = False
+        if self.aside_shown:
+            self.aside_shown = False
             self.query_one(LogPane).forget()
         self._show_log()
 
@@ -288,7 +288,7 @@ class Dashboard(App[str]):
         view.forget()
         for line in lines:
             view.write(line)
-        self.doctor_shown = True
+        self.aside_shown = True
         self.say(message)
 
     def action_quit_leaving(self) -> None:

@@ -25,6 +25,7 @@ from corral.paths import (
 
 START_TIMEOUT = 15.0
 SPAWN_ATTEMPTS = 3
+EXIT_GRACE = 2.0  # seconds a supervisor that closed its socket gets to finish exiting
 
 
 def ensure_supervisor(project: ProjectSpec, config_file: Path | None) -> Path:
@@ -192,3 +193,21 @@ def _did_not_start(project: ProjectSpec) -> CorralError:
     return CorralError(
         "the supervisor did not start", hint=f"see {supervisor_log_path(project.root)}"
     )
+
+
+def await_exit(project: ProjectSpec, bound: float, *, closing_ok: bool = False) -> bool:
+    """Wait (bounded) until the project's supervisor lets go of its lock, or a supervisor
+    answers on its socket: one not closing (a new one, launched by a concurrent start), or,
+    with ``closing_ok``, any. True once that is so, False at the bound."""
+    sock = socket_path(project.project_id)
+    deadline = time.monotonic() + bound
+    delay = 0.005
+    while supervisor_alive(project.root):
+        pong = client.ping(sock, timeout=0.2) if sock.exists() else None
+        if pong is not None and (closing_ok or not pong.get("closing")):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True

@@ -1,10 +1,13 @@
-"""Types shared by the platform implementations."""
+"""Types (and the one platform test) shared by the platform implementations."""
 
 from __future__ import annotations
 
 import enum
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+DARWIN = sys.platform == "darwin"  # the portable layer's macOS-only calls are in darwin
 
 
 class SignalOutcome(enum.Enum):

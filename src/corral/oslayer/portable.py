@@ -24,6 +24,7 @@ import psutil
 
 from corral.model import ProcessIdentity
 from corral.oslayer.common import (
+    DARWIN,
     Capabilities,
     Listener,
     Orphan,
@@ -43,7 +44,6 @@ from corral.oslayer.psutil_scans import (
     unreadable_orphans,
 )
 
-DARWIN = sys.platform == "darwin"
 if DARWIN:  # pragma: no cover - the macOS CI job runs this branch
     from corral.oslayer import darwin
 

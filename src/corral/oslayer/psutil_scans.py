@@ -5,17 +5,14 @@ a port. Re-exported by ``portable``."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
 from typing import Any
 
 import psutil
 
-from corral.oslayer.common import Listener, Orphan
+from corral.oslayer.common import DARWIN, Listener, Orphan
 from corral.oslayer.lifeline_file import LIFELINE_SUFFIX
 from corral.oslayer.netdiag import bindable_everywhere
-
-DARWIN = sys.platform == "darwin"
 
 # On Linux, the environment of system binaries is treated as unreadable, as macOS hides it for
 # every Apple-signed one (/bin/sh, zsh, env, sleep, ssh, the system ruby). The interpreter that
