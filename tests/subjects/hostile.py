@@ -64,6 +64,7 @@ def daemonize(args: argparse.Namespace) -> None:
             if args.scrub_env:
                 os.execve(sys.executable, [sys.executable, __file__, *_body_args(args)], {})
             serve(args, "daemon")
+        time.sleep(args.linger)  # a slow daemonizer: its middle process outlives the fork
         os._exit(0)
     record(args, "parent")
     print("parent: ready", flush=True)
@@ -100,6 +101,7 @@ def main() -> None:
     parser.add_argument("--setsid-child", action="store_true")
     parser.add_argument("--scrub-env", action="store_true")
     parser.add_argument("--keep-session", action="store_true", help="the double fork: no setsid")
+    parser.add_argument("--linger", type=float, default=0, help="the double fork's middle waits")
     parser.add_argument("--close-fds", action="store_true", help="the daemon closes fds >= 3")
     parser.add_argument("--crash", type=int)
     parser.add_argument("--flood", type=int, help="write this many bytes to stdout first")

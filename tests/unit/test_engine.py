@@ -105,3 +105,59 @@ def test_a_service_that_cannot_spawn_backs_off_then_crashes_on_the_clock(
 
     asyncio.run(attempts())
     assert seen == expected
+
+
+FORKER = (
+    "import os, sys, time\n"
+    "if os.fork() == 0:\n    time.sleep(60)\n"
+    "print('forked', flush=True)\ntime.sleep(60)\n"
+)
+
+
+def test_the_children_of_a_member_that_forked_are_recorded(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """What a fork event (macOS kqueue) leads to: the forking member's children are recorded as
+    members, and a fork reported for a process that is no member records nothing."""
+    import asyncio
+    import subprocess
+    import sys
+
+    import psutil
+
+    spec = ServiceSpec("web", (sys.executable, "-c", FORKER), tmp_path, {})
+    engine = make_engine(tmp_path, clock, spec)
+    service = engine.services["web"]
+    stranger = subprocess.Popen([sys.executable, "-c", FORKER], stdout=subprocess.PIPE)
+
+    async def scenario() -> tuple[set[int], set[int], set[int]]:
+        await engine.start(["web"], 5.0, wait=False)
+        for _ in range(500):
+            if service.run is not None and psutil.Process(service.run.pid).children():
+                break
+            await asyncio.sleep(0.01)
+        assert service.run is not None
+        leader = service.run.pid
+        child = {c.pid for c in psutil.Process(leader).children()}
+        before = {m.pid for m in service.run.record.members}
+        engine.housekeeping.record_children([stranger.pid])  # not ours: nothing recorded
+        engine.housekeeping.record_children([leader])
+        after = {m.pid for m in service.run.record.members}
+        await engine.stop(["web"])
+        return child, before, after
+
+    try:
+        assert stranger.stdout is not None and stranger.stdout.readline() == b"forked\n"
+        strangers_child = {c.pid for c in psutil.Process(stranger.pid).children()}
+        child, before, after = asyncio.run(scenario())
+        assert len(child) == 1 and not child & before
+        assert after == before | child
+        assert not strangers_child & after
+    finally:
+        for process in [*psutil.Process(stranger.pid).children(), stranger]:
+            process.kill()
+        stranger.wait(timeout=10)
+        assert stranger.stdout is not None
+        stranger.stdout.close()
+        if engine.cgroup_root is not None:
+            oslayer.cgroup_remove(engine.cgroup_root)

@@ -6,6 +6,7 @@ import enum
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 DARWIN = sys.platform == "darwin"  # the portable layer's macOS-only calls are in darwin
 
@@ -72,3 +73,14 @@ class Orphan:
     pid: int
     started: float  # seconds since the epoch
     cwd: str  # resolved
+
+
+class ForkWatch(Protocol):
+    """Fork events of the processes it watches, for a layer that can neither hold descendants
+    (subreaper) nor contain them (cgroup): the supervisor reads a member's children as soon as
+    it forks. Only macOS has one (``darwin.ForkWatch``)."""
+
+    def fileno(self) -> int: ...
+    def watch(self, pid: int) -> bool: ...
+    def forked(self) -> set[int]: ...
+    def close(self) -> None: ...

@@ -8,6 +8,9 @@
   (``psutil.boot_time()`` moves with clock steps).
 - ``exit_watch``: a kqueue with ``EVFILT_PROC``/``NOTE_EXIT`` on one process, which the event
   loop watches like a pidfd: an exit wakes a stop or a tether at once instead of a poll.
+- ``ForkWatch``: one kqueue with ``NOTE_FORK`` on every member the supervisor knows, so that a
+  member's new child is recorded while it is still that member's child, before a double fork
+  can hand it to launchd. (macOS has no ``NOTE_TRACK``: the event names the parent only.)
 
 Every constant here is from the macOS SDK headers (<sys/sysctl.h>, <sys/proc.h>); the macOS CI
 job runs tests/behaviour/oslayer/test_darwin.py against them.
@@ -113,3 +116,42 @@ def exit_watch(pid: int) -> select.kqueue | None:
         queue.close()
         return None
     return queue
+
+
+class ForkWatch:
+    """Which watched processes forked since the last look: one kqueue for all of them, which
+    the supervisor's loop reads when it turns readable. A watch ends by itself at the exit."""
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._queue = select.kqueue()
+
+    def fileno(self) -> int:
+        return self._queue.fileno()
+
+    def watch(self, pid: int) -> bool:
+        """Watch ``pid`` from now on; False if it is gone already."""
+        event = select.kevent(
+            pid,
+            select.KQ_FILTER_PROC,
+            select.KQ_EV_ADD | select.KQ_EV_CLEAR,
+            select.KQ_NOTE_FORK | select.KQ_NOTE_EXIT,
+        )
+        try:
+            self._queue.control([event], 0, 0)
+        except OSError:  # ESRCH
+            return False
+        return True
+
+    def forked(self) -> set[int]:
+        """The watched pids that forked since the last call (never blocks)."""
+        parents: set[int] = set()
+        while True:
+            events = self._queue.control(None, self.BATCH, 0)
+            parents.update(e.ident for e in events if e.fflags & select.KQ_NOTE_FORK)
+            if len(events) < self.BATCH:
+                return parents
+
+    def close(self) -> None:
+        self._queue.close()

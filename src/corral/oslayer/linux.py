@@ -28,6 +28,7 @@ from corral.oslayer.cgroups import (
 )
 from corral.oslayer.common import (
     Capabilities,
+    ForkWatch,
     Listener,
     Orphan,
     ProcStat,
@@ -277,6 +278,11 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def fork_watch() -> ForkWatch | None:
+    """None: the subreaper and the cgroup keep every descendant without fork events."""
+    return None
+
+
 def reap(pid: int) -> int | None:
     """The wait status of our child ``pid`` if it has exited (reaping it), else None. A pid that
     is not our child (ECHILD) also gives None: someone else reaps it."""
@@ -384,6 +390,7 @@ def _has_cgroup_kill(base: object) -> bool:
 __all__ = [
     "ESCAPES",
     "Capabilities",
+    "ForkWatch",
     "Listener",
     "Orphan",
     "ProcStat",
@@ -405,6 +412,7 @@ __all__ = [
     "cmdline",
     "cwd",
     "fd_targets",
+    "fork_watch",
     "identify",
     "lifeline_held",
     "list_pids",

@@ -26,6 +26,7 @@ from corral.model import ProcessIdentity
 from corral.oslayer.common import (
     DARWIN,
     Capabilities,
+    ForkWatch,
     Listener,
     Orphan,
     ProcStat,
@@ -261,6 +262,14 @@ class ProcessTree:
         return self._by_session.get(sid, [])
 
 
+def fork_watch() -> ForkWatch | None:
+    """Fork events of known members (macOS kqueue); None where the platform has none, as on
+    Linux, where this layer then finds children only by looking."""
+    if DARWIN:  # pragma: no cover - the macOS CI job runs this branch
+        return darwin.ForkWatch()
+    return None
+
+
 def reap(pid: int) -> int | None:
     try:
         reaped, status = os.waitpid(pid, os.WNOHANG)
@@ -331,6 +340,7 @@ def capabilities() -> Capabilities:
 __all__ = [
     "ESCAPES",
     "Capabilities",
+    "ForkWatch",
     "Listener",
     "Orphan",
     "ProcStat",
@@ -352,6 +362,7 @@ __all__ = [
     "cmdline",
     "cwd",
     "fd_targets",
+    "fork_watch",
     "identify",
     "lifeline_held",
     "list_pids",

@@ -89,11 +89,20 @@ class Supervisor:
             self.engine.events.emit("orphans_cleaned", detail=line)
         ticker = asyncio.ensure_future(self._tick())
         self.engine.sampler.attach(asyncio.get_running_loop())  # log times from write events
+        forks = self.engine.housekeeping.forks
+        if forks is not None:  # macOS: a member's children recorded as it forks them
+            asyncio.get_running_loop().add_reader(forks.fileno(), self._on_forks)
         await self.done.wait()
         ticker.cancel()
         await self.finish()
         await self._close()
         self.engine.sampler.detach()
+
+    def _on_forks(self) -> None:
+        try:
+            self.engine.housekeeping.on_forks()
+        except Exception as exc:  # a failed look must not kill the supervisor
+            log_line(f"recording forked children failed: {exc!r}")
 
     async def _listen(self) -> None:
         old_umask = os.umask(0o177)

@@ -369,6 +369,9 @@ class Engine:
 
     # ---- housekeeping --------------------------------------------------------------------
 
+    def follow(self, pid: int) -> None:
+        self.housekeeping.follow(pid)
+
     def touch(self) -> None:
         self.last_touch = self.clock.monotonic()
 

@@ -14,7 +14,7 @@ from corral import events, oslayer, status
 from corral.clock import Clock
 from corral.lifecycle import ALIVE
 from corral.model import ProjectSpec
-from corral.reclaim import StopReport
+from corral.reclaim import StopReport, descendants
 from corral.supervisor import staleness
 from corral.supervisor.service import Service, quick_members
 
@@ -52,6 +52,40 @@ class Host(Protocol):
 class Housekeeping:
     def __init__(self, host: Host) -> None:
         self.host = host
+        self.forks = oslayer.fork_watch()  # macOS: members' forks, read by the daemon's loop
+
+    def follow(self, pid: int) -> None:
+        """Watch a member for forks, where the layer has fork events (see record_children)."""
+        if self.forks is not None:
+            self.forks.watch(pid)
+
+    def on_forks(self) -> None:
+        """The loop's reader for ``forks``: some watched members forked."""
+        if self.forks is not None:
+            self.record_children(self.forks.forked())
+
+    def record_children(self, parents: Iterable[int]) -> None:
+        """Record, and watch in turn, the children of members that just forked, while they are
+        still their children. Without a subreaper or a cgroup (macOS), a child that a double
+        fork hands to launchd is otherwise found only by its markers or its lifeline, which
+        a daemon that scrubs its environment and closes its descriptors does not keep. A fork
+        and exit faster than this reaction still escape that way: it narrows the window."""
+        parents = set(parents)
+        if not parents:
+            return
+        tree = oslayer.ProcessTree()  # now, not this turn's: the children are new
+        for service in self.host.services.values():
+            run = service.run
+            if run is None:
+                continue
+            known = {m.pid for m in run.record.members}
+            forked = parents & (known | {run.pid})
+            for pid in sorted(descendants(forked, tree) - known) if forked else ():
+                identity = oslayer.identify(pid, with_inode=True)
+                if identity is not None:
+                    run.record.members.append(identity)
+                    self.follow(pid)
+                    self.host.dirty = True
 
     def refresh_members(self) -> None:
         """Record every live member of every running service (pid and start time), found by
@@ -77,6 +111,7 @@ class Housekeeping:
                 identity = oslayer.identify(pid, with_inode=True)
                 if identity is not None:
                     run.record.members.append(identity)
+                    self.follow(pid)
                     self.host.dirty = True
             if run.leader_reaped:
                 self.host.check_run_over(service)
