@@ -110,6 +110,26 @@ class LogSampler:
             if too_big:
                 self._rotate_soon(service)
 
+    def has_unwatched(self) -> bool:
+        """Whether some log is looked at by the tick alone."""
+        watcher = self.watcher
+        if watcher is None or watcher.overflowed:
+            return bool(self.ends)
+        return any(not watcher.watching(s) for s in self.ends)
+
+    def sample_unwatched(self) -> None:
+        """The supervisor's tick: index the logs no write notification covers (no watcher on
+        this platform, a log that could not be watched, or notifications lost to an overflow).
+        A watched log is sampled on its writes, so an idle supervisor does not stat every
+        log twice a second."""
+        watcher = self.watcher
+        if watcher is None or watcher.overflowed:
+            if watcher is not None:
+                watcher.overflowed = False
+            self.sample()
+            return
+        self.sample([s for s in self.ends if not watcher.watching(s)])
+
     def _sample_one(self, service: str) -> bool:
         """Index one log's growth; whether it is now too big."""
         try:
@@ -206,14 +226,19 @@ class LogSampler:
 
     def _watch(self, service: str) -> None:
         watcher = self.watcher
-        if watcher is not None and service not in watcher.watched():
+        if watcher is not None and not watcher.watching(service):
             watcher.watch(self.paths[service], service)
 
     def _notified(self) -> None:
         if self.watcher is None:
             return
         now = time.monotonic()
-        for service in self.watcher.changed():
+        changed = self.watcher.changed()
+        if self.watcher.overflowed:  # some writes were not told: look at every log now
+            self.watcher.overflowed = False
+            self.sample()
+            return
+        for service in changed:
             wait = self.last.get(service, float("-inf")) + RESOLUTION - now
             if wait > 0:
                 self._later(service, wait)

@@ -18,6 +18,7 @@ IN_MODIFY = 0x00000002
 IN_ATTRIB = 0x00000004
 IN_DELETE_SELF = 0x00000400
 IN_MOVE_SELF = 0x00000800
+IN_Q_OVERFLOW = 0x00004000
 IN_IGNORED = 0x00008000
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
@@ -44,6 +45,8 @@ class Watcher:
         self.libc = libc
         self.fd = fd
         self.keys: dict[int, str] = {}  # watch descriptor -> the caller's name for the file
+        self.descriptors: dict[str, int] = {}  # and back: asked once per file per sample
+        self.overflowed = False  # the kernel dropped events: every file may have been written
 
     def fileno(self) -> int:
         return self.fd
@@ -54,19 +57,25 @@ class Watcher:
         if wd < 0:
             return False
         self.keys[wd] = key
+        self.descriptors[key] = wd
         return True
 
     def forget(self, key: str) -> None:
-        for wd in [wd for wd, name in self.keys.items() if name == key]:
+        wd = self.descriptors.pop(key, None)
+        if wd is not None:
             self.libc.inotify_rm_watch(self.fd, wd)
             self.keys.pop(wd, None)
 
+    def watching(self, key: str) -> bool:
+        return key in self.descriptors
+
     def watched(self) -> set[str]:
-        return set(self.keys.values())
+        return set(self.descriptors)
 
     def changed(self) -> set[str]:
         """The keys of the files written since the last call (never blocks). A file deleted or
-        moved is no longer watched: its key is returned and dropped."""
+        moved is no longer watched: its key is returned and dropped. If the kernel's queue
+        overflowed, ``overflowed`` is set: the caller must look at every file."""
         found: set[str] = set()
         while True:
             try:
@@ -81,12 +90,16 @@ class Watcher:
             while at + EVENT.size <= len(data):
                 wd, mask, _cookie, length = EVENT.unpack_from(data, at)
                 at += EVENT.size + length
+                if mask & IN_Q_OVERFLOW:
+                    self.overflowed = True
                 key = self.keys.get(wd)
                 if key is None:
                     continue
                 found.add(key)
                 if mask & IN_IGNORED:
                     self.keys.pop(wd, None)
+                    if self.descriptors.get(key) == wd:
+                        del self.descriptors[key]
 
     def wait(self, timeout: float) -> bool:
         """Block until a watched file is written or ``timeout`` seconds pass."""

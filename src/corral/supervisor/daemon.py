@@ -45,6 +45,7 @@ from corral.supervisor.terminal import Terminal, TerminalClosed
 
 IDLE_EXIT = float(os.environ.get("CORRAL_IDLE_EXIT", "600"))  # seconds; documented in README
 TICK = 0.5  # housekeeping; also samples logs where write notifications are missing
+SETTLED_TICK = 2.5  # when nothing needs a look that often (see _tick_interval)
 HOUSEKEEPING = 5.0  # seconds between member, port and stale-code checks
 READ_TIMEOUT = 5.0
 REPLY_FLUSH = 2.0  # seconds the last replies get to reach their clients before the exit
@@ -228,11 +229,11 @@ class Supervisor:
     async def _tick(self) -> None:
         last_refresh = 0.0
         while True:
-            await asyncio.sleep(TICK)
+            await asyncio.sleep(self._tick_interval())
             try:
-                self.engine.sampler.sample()
+                self.engine.sampler.sample_unwatched()
                 now = self.engine.clock.monotonic()
-                if now - last_refresh >= HOUSEKEEPING:
+                if now - last_refresh >= HOUSEKEEPING - 0.05:  # sleeps can end early
                     self._check_root()
                     await self._heal_socket()
                     self.engine.housekeeping.refresh_members()
@@ -248,6 +249,20 @@ class Supervisor:
             elif not self.engine.busy() and idle > IDLE_EXIT:
                 self.request_shutdown(f"idle for {IDLE_EXIT:g}s with nothing running")
             self.tethers.poll()  # platforms without pidfd: polled here
+
+    def _tick_interval(self) -> float:
+        """How long the tick may sleep. Services running with every log watched, every tether
+        watched by the kernel, no lease and no failed write: nothing is polled, so the tick only
+        paces housekeeping, and an idle supervisor wakes 0.4 times a second instead of twice."""
+        engine = self.engine
+        polled = (
+            engine.sampler.has_unwatched()
+            or self.tethers.needs_polling()
+            or engine.state.lease
+            or engine.save_problem is not None
+            or not engine.busy()  # the idle exit, on time
+        )
+        return TICK if polled else SETTLED_TICK
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -37,6 +37,9 @@ class Tethers:
             asyncio.get_running_loop().add_reader(handle.fileno(), self._fired, pid)
         return True
 
+    def needs_polling(self) -> bool:
+        return any(handle.fileno() < 0 for handle, _data in self.watched.values())
+
     def poll(self) -> None:
         """For platforms without pidfd: look at each tether (the supervisor's tick calls this)."""
         for pid, (handle, _data) in list(self.watched.items()):
