@@ -62,4 +62,17 @@ def entry_point() -> None:
         # supervisor never reaches here: corral.client turns it into supervisor_unavailable.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
-    sys.exit(code)
+    _exit_now(code)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown, which frees every module and object one by
+    one: 3-15 ms on every command, and ``corral status`` is on agents' hot path. Nothing is
+    lost: the CLI keeps no buffered file open and registers no exit handlers, and the two
+    standard streams are flushed here."""
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105 - contextlib is not imported on the fast path
+            stream.flush()
+        except (OSError, ValueError):  # a reader gone, or a stream closed: nothing to keep
+            pass
+    os._exit(code)
