@@ -9,6 +9,7 @@ import pty
 import select
 import shlex
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -113,19 +114,27 @@ def test_a_long_stop_shows_who_is_still_waited_for_and_the_sigkill_countdown(
 
 def run_in_pty(argv: list[str], cwd: Path, until: bytes, timeout: float = 30) -> tuple[int, str]:
     """Run ``argv`` as a session leader on a new 80x24 pty; once ``until`` shows, type Ctrl-C.
-    Returns its exit code (128 + signal if a signal ended it) and all it wrote."""
+    Returns its exit code (128 + signal if a signal ended it) and all it wrote. A child still
+    running at ``timeout`` gets SIGABRT, so its output ends with where each thread was
+    (faulthandler), and the test fails with that instead of hanging."""
     pid, master = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal
         try:
             os.chdir(cwd)
-            os.execv(argv[0], argv)
+            os.execve(argv[0], argv, {**os.environ, "PYTHONFAULTHANDLER": "1"})
         finally:
             os._exit(127)
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    output, typed = b"", False
+    output, typed, aborted = b"", False, False
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
+        while True:
+            if not aborted and time.monotonic() >= deadline:
+                os.kill(pid, signal.SIGABRT)  # the tracebacks go to the pty
+                aborted, deadline = True, time.monotonic() + 5
+            elif aborted and time.monotonic() >= deadline:
+                os.kill(pid, signal.SIGKILL)
+                break
             ready, _, _ = select.select([master], [], [], 0.1)
             if ready:
                 try:
