@@ -121,6 +121,10 @@ def run_in_pty(argv: list[str], cwd: Path, until: bytes, timeout: float = 30) ->
     if pid == 0:  # the child: the pty is its controlling terminal
         try:
             os.chdir(cwd)
+            # As a shell gives a foreground job: a runner that started the tests in the
+            # background (``cmd &`` without job control) left SIGINT ignored, and Python keeps
+            # an ignored SIGINT ignored.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.execve(argv[0], argv, {**os.environ, "PYTHONFAULTHANDLER": "1"})
         finally:
             os._exit(127)
