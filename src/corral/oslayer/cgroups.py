@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from corral.oslayer.procfs import read_all
+
 
 @functools.cache
 def cgroup_base() -> Path | None:
@@ -82,9 +84,20 @@ def cgroup_join(path: Path) -> None:
 def cgroup_procs(path: Path | str) -> list[int]:
     """Every process in ``path`` and the cgroups below it."""
     found: list[int] = []
-    for directory, _dirs, _files in os.walk(path):
-        with contextlib.suppress(OSError), open(os.path.join(directory, "cgroup.procs")) as f:
-            found.extend(int(line) for line in f if line.strip())
+    pending = [os.fspath(path)]
+    while pending:
+        directory = pending.pop()
+        listed = read_all(os.path.join(directory, "cgroup.procs")) or b""
+        found.extend(int(pid) for pid in listed.split())
+        try:
+            links = os.stat(directory).st_nlink
+        except OSError:
+            continue
+        # cgroupfs counts 2 links plus one per child cgroup: a leaf (every service's cgroup,
+        # unless the service makes its own) is not listed, its 30-odd interface files unread.
+        if links != 2:
+            with contextlib.suppress(OSError), os.scandir(directory) as entries:
+                pending.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
     return found
 
 

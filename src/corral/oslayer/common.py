@@ -6,7 +6,7 @@ import enum
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 DARWIN = sys.platform == "darwin"  # the portable layer's macOS-only calls are in darwin
 
@@ -18,8 +18,10 @@ class SignalOutcome(enum.Enum):
     DENIED = "denied"  # another user's process, or the kernel refused
 
 
-@dataclass(frozen=True)
-class ProcStat:
+class ProcStat(NamedTuple):
+    """One process's line of /proc/PID/stat (or its equivalent). A named tuple, not a frozen
+    dataclass: one is built per process per scan, and a tuple builds in a fifth of the time."""
+
     pid: int
     ppid: int
     pgid: int

@@ -33,18 +33,20 @@ def scan_markers(uid: int | None = None) -> dict[int, dict[str, str]]:
     for pid in _own_pids(uid):
         if pid == me:
             continue
-        data = _read_all(f"/proc/{pid}/environ")
+        data = read_all(f"/proc/{pid}/environ")
         if data and MARKER_PREFIX in data:
             found[pid] = _markers(data)
     return found
 
 
 def read_markers(pid: int) -> dict[str, str] | None:
-    data = _read_all(f"/proc/{pid}/environ")
+    data = read_all(f"/proc/{pid}/environ")
     return None if data is None else _markers(data)
 
 
-def _read_all(path: str) -> bytes | None:
+def read_all(path: str) -> bytes | None:
+    """The whole of a /proc (or cgroupfs) file, None if it cannot be read. Plain os calls: these
+    files are read by the thousand in a stop, and open() adds a buffer, a seek and a fstat."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:

@@ -7,6 +7,7 @@ per stop pass are shared by the stops that run together.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Iterable
@@ -104,8 +105,10 @@ def find_members(
             if pid not in excluded:
                 found.setdefault(pid, set()).add(layer)
 
-    for identity in [trace.leader, *trace.members, *known]:
-        if identity is not None and same_process(identity):
+    stats: dict[int, oslayer.ProcStat | None] = {}  # one read of each pid per call
+    recorded = dict.fromkeys(i for i in [trace.leader, *trace.members, *known] if i is not None)
+    for identity in recorded:
+        if _same_start(identity, _stat(identity.pid, stats)):
             add([identity.pid], "recorded")
     cgroup = trusted_cgroup(trace)
     if cgroup is not None:
@@ -124,7 +127,17 @@ def find_members(
     for pid in [pid for pid in found if _has_role(pid, markers)]:
         del found[pid]
     add(descendants(found, tree), "tree")
-    return _verified(found, trace)
+    return _verified(found, trace, stats)
+
+
+def _stat(pid: int, stats: dict[int, oslayer.ProcStat | None]) -> oslayer.ProcStat | None:
+    if pid not in stats:
+        stats[pid] = oslayer.read_stat(pid)
+    return stats[pid]
+
+
+def _same_start(identity: ProcessIdentity, stat: oslayer.ProcStat | None) -> bool:
+    return stat is not None and oslayer.alive(stat) and stat.start == identity.start
 
 
 def session_members(trace: RunRecord, tree: oslayer.ProcessTree) -> list[int]:
@@ -140,15 +153,29 @@ def session_members(trace: RunRecord, tree: oslayer.ProcessTree) -> list[int]:
 
 
 def trusted_cgroup(trace: RunRecord) -> Path | None:
-    """The run's recorded cgroup, if it is one corral made for this project (a state file
-    could name any directory, and ``cgroup.kill`` kills whatever is inside)."""
+    """The run's recorded cgroup, if it is one corral made for this project, below the project's
+    directory (a state file could name any directory, and ``cgroup.kill`` kills whatever is
+    inside)."""
     if not trace.cgroup:
         return None
     base = oslayer.project_cgroup(trace.project_id)
-    path = _path(os.path.realpath(trace.cgroup))
-    if base is None or not path.is_relative_to(os.path.realpath(base)):
+    if base is None:
         return None
-    return path
+    real_base = _realpath(str(base))
+    recorded = trace.cgroup
+    # cgroupfs has no symlinks, so a normalised absolute path below the real base is real
+    # already; anything else (a "..", a symlink elsewhere) is resolved before it is judged.
+    if not (os.path.normpath(recorded) == recorded and recorded.startswith(real_base + os.sep)):
+        recorded = os.path.realpath(recorded)
+    path = _path(recorded)
+    # Strictly below: the project's own directory holds every service's cgroup.
+    return path if path != _path(real_base) and path.is_relative_to(real_base) else None
+
+
+@functools.lru_cache(maxsize=16)
+def _realpath(base: str) -> str:
+    """A project's cgroup directory resolved once: corral made it, below its own cgroup."""
+    return os.path.realpath(base)
 
 
 def holds_run(trace: RunRecord, pid: int) -> bool:
@@ -210,17 +237,20 @@ def descendants(roots: Iterable[int], tree: oslayer.ProcessTree) -> set[int]:
     return seen
 
 
-def _verified(found: dict[int, set[str]], trace: RunRecord) -> dict[int, Member]:
+def _verified(
+    found: dict[int, set[str]], trace: RunRecord, stats: dict[int, oslayer.ProcStat | None]
+) -> dict[int, Member]:
+    """Each found process, alive, with the identity of the stat read this call (the one stat
+    its "recorded" layer was checked against): a signal later checks that identity again."""
     members: dict[int, Member] = {}
+    boot = oslayer.boot_id()
     for pid, layers in found.items():
-        stat = oslayer.read_stat(pid)
+        stat = _stat(pid, stats)
         if stat is None or not oslayer.alive(stat):
             continue
         if marker_names.ROLE in (oslayer.read_markers(pid) or {}):
             continue  # a supervisor or guard (it holds the lifeline's read end): never a member
-        identity = oslayer.identify(pid)
-        if identity is None:
-            continue
+        identity = ProcessIdentity(pid, stat.start, boot)
         if trace.pgid is not None and stat.pgid == trace.pgid:
             layers = {*layers, "group"}
         members[pid] = Member(identity, stat.pgid, layers, oslayer.cmdline(pid))

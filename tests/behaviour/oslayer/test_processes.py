@@ -182,3 +182,27 @@ def test_cgroup_kill_ends_a_double_forked_escapee() -> None:
         child.wait()
         oslayer.cgroup_remove(path)
     assert not path.exists()
+
+
+@pytest.mark.skipif(oslayer.cgroup_base() is None, reason="no writable cgroup v2 tree here")
+def test_cgroup_procs_finds_a_process_in_a_cgroup_the_service_made_below_its_own() -> None:
+    """A leaf is read without listing it (its link count says it has no child cgroup); a
+    service that makes its own cgroups below the one it was given must still be found."""
+    path = oslayer.cgroup_base() / f"corral-test-{uuid.uuid4().hex[:8]}"  # type: ignore[operator]
+    nested = path / "worker" / "deeper"
+    oslayer.cgroup_create(path)
+    nested.mkdir(parents=True)
+    top = subprocess.Popen(SLEEPER, preexec_fn=lambda: oslayer.cgroup_join(path))
+    below = subprocess.Popen(SLEEPER, preexec_fn=lambda: oslayer.cgroup_join(nested))
+    try:
+        assert sorted(oslayer.cgroup_procs(path)) == sorted([top.pid, below.pid])
+        assert oslayer.cgroup_procs(nested) == [below.pid]
+        with pytest.raises(OSError):  # what lets a stop trust a normalised path below its base
+            os.symlink("/tmp", path / "elsewhere")
+    finally:
+        for child in (top, below):
+            child.kill()
+            child.wait()
+        nested.rmdir()
+        nested.parent.rmdir()
+        oslayer.cgroup_remove(path)

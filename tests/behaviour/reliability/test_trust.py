@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from corral import oslayer
+from corral.model import RunRecord
+from corral.reclaim import trusted_cgroup
 from harness import ProjectDir, hostile, pid_alive, read_pids, service_toml, wait_until
 
 
@@ -86,6 +89,27 @@ def test_a_planted_cgroup_path_is_never_used(corral_project, tmp_path) -> None: 
     finally:
         victim.kill()
         victim.wait()
+
+
+@pytest.mark.skipif(oslayer.project_cgroup("0" * 16) is None, reason="no writable cgroup v2 tree")
+def test_a_cgroup_path_that_climbs_out_of_the_project_is_not_trusted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Only a path inside the project's own cgroup directory is trusted, however it is spelt:
+    one that starts there and climbs out with "..", or a symlink into it from elsewhere, is
+    judged by where it leads."""
+    project_id = "0" * 16
+    base = oslayer.project_cgroup(project_id)
+    assert base is not None
+    inside = RunRecord(project_id, "web", cgroup=str(base / "web"))
+    assert trusted_cgroup(inside) == base / "web"
+    climbing = RunRecord(project_id, "web", cgroup=str(base / "web" / ".." / ".." / "other"))
+    assert trusted_cgroup(climbing) is None
+    link = tmp_path / "looks-like-ours"
+    link.symlink_to(base.parent)
+    through_link = str(link / base.name / "web")
+    assert trusted_cgroup(RunRecord(project_id, "web", cgroup=through_link)) == base / "web"
+    assert trusted_cgroup(RunRecord(project_id, "web", cgroup=str(link))) is None
+    # the project's own directory holds every service's cgroup: no one run may claim it
+    assert trusted_cgroup(RunRecord(project_id, "web", cgroup=str(base))) is None
 
 
 @pytest.mark.timeout(60)
