@@ -71,6 +71,7 @@ class Engine:
         self.helpers: dict[int, subprocess.Popen[bytes]] = {}  # e.g. the file watcher
         self.readiness = Readiness(self)
         self.generation = 0  # counts transitions and reaps: what a member cache predates
+        self.runs_begun = 0  # counts spawned leaders: what a map of leaders predates
         self.listener_owners = status.ListenerOwners()
         self.port_claims = PortClaims(self)
         self.report = StatusReport(self)
@@ -261,6 +262,8 @@ class Engine:
 
     def reap(self) -> None:
         """Collect every exited child: our leaders and the orphans reparented to us."""
+        leaders: dict[int, Service] = {}  # built once per call, a stop reaps hundreds...
+        mapped = -1  # ...and again if a leader was spawned meanwhile (a restart)
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -278,7 +281,9 @@ class Engine:
                 if not future.done():
                     future.set_result(child.returncode)
                 continue
-            service = self._service_of_leader(pid)
+            if mapped != self.runs_begun:
+                leaders, mapped = self._services_by_leader(), self.runs_begun
+            service = leaders.get(pid)
             if service is None:
                 self.log(f"reaped orphan pid {pid} ({runner.describe_status(status)})")
                 continue
@@ -287,11 +292,8 @@ class Engine:
             service.run.exited_at = self.clock.time()
             self.check_run_over(service)
 
-    def _service_of_leader(self, pid: int) -> Service | None:
-        for service in self.services.values():
-            if service.run is not None and service.run.pid == pid:
-                return service
-        return None
+    def _services_by_leader(self) -> dict[int, Service]:
+        return {s.run.pid: s for s in self.services.values() if s.run is not None}
 
     def check_run_over(self, service: Service) -> None:
         """A run is over when its leader exited and none of its members is left."""

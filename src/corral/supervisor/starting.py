@@ -40,6 +40,7 @@ class Host(Protocol):
     report: StatusReport
     cleaned: list[str]  # orphans stopped for the current start, to report
     dirty: bool
+    runs_begun: int
 
     def touch(self) -> None: ...
     def resolve(self, names: Iterable[str] | None, *, with_dependencies: bool) -> list[str]: ...
@@ -182,6 +183,7 @@ class Starting:
             self.host.record_exit(service, failed=True)  # counts toward the crash-loop limit
             return
         service.run = run
+        self.host.runs_begun += 1
         self.host.follow(run.pid)  # before the gate opens: its first fork is seen too
         self.host.sampler.began(spec.name)  # its log exists now: watch it from the first line
         self._record_run(service, run)
