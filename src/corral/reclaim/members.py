@@ -137,7 +137,7 @@ def _stat(pid: int, stats: dict[int, oslayer.ProcStat | None]) -> oslayer.ProcSt
 
 
 def _same_start(identity: ProcessIdentity, stat: oslayer.ProcStat | None) -> bool:
-    return stat is not None and oslayer.alive(stat) and stat.start == identity.start
+    return stat is not None and stat.start == identity.start
 
 
 def session_members(trace: RunRecord, tree: oslayer.ProcessTree) -> list[int]:
@@ -198,8 +198,7 @@ def _has_role(pid: int, scanned: dict[int, dict[str, str]]) -> bool:
 
 def same_process(identity: ProcessIdentity) -> bool:
     """Whether the process recorded as ``identity`` still runs (same pid and start time)."""
-    current = oslayer.identify(identity.pid)
-    return current is not None and current.start == identity.start
+    return _same_start(identity, oslayer.read_stat(identity.pid))
 
 
 def _path(text: str) -> Path:
