@@ -24,6 +24,32 @@ DEFAULT_RESTART_LIMIT = 5
 DEFAULT_RESTART_WINDOW = 60.0
 
 
+# A command string made of these characters alone means the same to /bin/sh as its words split
+# on blanks: no quoting, expansion, globbing, redirection, operator or comment.
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./,:@+= \t")
+# Words sh runs itself (keywords and dash's and bash's builtins): such a command keeps its shell.
+_SHELL_BUILTINS = (
+    ". : [ alias bg break builtin case cd chdir command continue do done echo elif else esac eval"
+    " exec exit export false fc fg fi for getopts hash if in jobs kill let local printf pwd read"
+    " readonly return set shift source test then times trap true type ulimit umask unalias unset"
+    " until wait while"
+)
+_SHELL_WORDS = frozenset(_SHELL_BUILTINS.split())
+
+
+def plain_words(command: str) -> list[str] | None:
+    """The words of ``command`` when sh would run them as one plain program with arguments
+    (``uvicorn app:app --port 8000``), else None. Such a command is exec'd without the shell:
+    one exec instead of three (sh, its fork, the program), and the program is the run's leader,
+    so the stop signal reaches it, not a shell that may not pass it on."""
+    if not set(command) <= _PLAIN:
+        return None
+    words = command.split()
+    if not words or "=" in words[0] or words[0] in _SHELL_WORDS:
+        return None
+    return words
+
+
 class RestartPolicy(enum.StrEnum):
     NO = "no"
     ON_FAILURE = "on-failure"
@@ -76,6 +102,15 @@ class ServiceSpec:
         if isinstance(self.command, str):
             return ["/bin/sh", "-c", self.command]
         return list(self.command)
+
+    @property
+    def exec_argv(self) -> list[str]:
+        """What corral execs for a run: ``argv``, without the shell when it adds nothing."""
+        if isinstance(self.command, str):
+            words = plain_words(self.command)
+            if words is not None:
+                return words
+        return self.argv
 
     @property
     def command_line(self) -> str:

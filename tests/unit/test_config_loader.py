@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,30 @@ def test_tether_and_ttl_in_the_config(tmp_path: Path) -> None:
     write(tmp_path, {"corral.toml": "tether = 'auto'\nttl = '30m'\n[services.s]\ncommand='x'\n"})
     settings = load_project(tmp_path).settings
     assert (settings.tether, settings.ttl) == ("auto", 1800.0)
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ("uvicorn app:app --port 8000", ["uvicorn", "app:app", "--port", "8000"]),
+        ("./bin/server --bind=127.0.0.1", ["./bin/server", "--bind=127.0.0.1"]),
+        ("python3  -m  http.server\t80", ["python3", "-m", "http.server", "80"]),
+        ("echo $PORT", None),  # expansion
+        ("python w.py > out.log", None),  # redirection
+        ("make && make run", None),  # operators
+        ("ls *.py", None),  # globbing
+        ("serve 'a b'", None),  # quoting
+        ("MODE=dev serve", None),  # an assignment
+        ("cd web", None),  # a builtin runs in the shell
+        ("exec serve", None),
+        ("serve # the server", None),  # a comment
+        ("~/bin/serve", None),  # tilde expansion
+        ("serve\nother", None),  # two commands
+        ("   ", None),
+    ],
+)
+def test_a_plain_command_runs_without_the_shell(tmp_path: Path, command: str, words) -> None:  # type: ignore[no-untyped-def]
+    loaded = load_project(write(tmp_path, {"corral.toml": "[services.s]\ncommand = 'x'\n"}))
+    spec = dataclasses.replace(loaded.service("s"), command=command)
+    assert spec.exec_argv == (words if words is not None else ["/bin/sh", "-c", command])
+    assert spec.argv == ["/bin/sh", "-c", command]  # what exports and `corral config` show

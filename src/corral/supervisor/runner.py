@@ -92,6 +92,7 @@ def service_env(
     if spec.tty and env.get("TERM", "dumb") == "dumb":  # the caller's shell may have none
         env["TERM"] = "xterm-256color"
     env.update(spec.env)
+    env["PWD"] = str(spec.cwd)  # as a shell sets it: a program exec'd without one sees its own
     env[markers.PROJECT] = project_id
     env[markers.SERVICE] = spec.name
     env[markers.RUN] = run_id
@@ -111,7 +112,7 @@ def spawn(
     started_by: dict[str, Any] | None = None,
 ) -> Run:
     env = service_env(spec, base_env, project_id, run_id, str(state_dir.parent))
-    argv = spec.argv
+    argv = spec.exec_argv
     executable = _executable(argv[0], env, spec.cwd)
     try:
         log_fd = logs.open_run_log(state_dir, spec.name)

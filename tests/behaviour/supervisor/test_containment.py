@@ -301,3 +301,30 @@ def test_the_group_gets_the_stop_signal_once(corral_project) -> None:  # type: i
     log = (project.root / ".corral" / "logs" / "web.log").read_text()
     assert log.count("main: stopping slowly") == 1, log
     assert "main: done" in log
+
+
+def test_a_plain_command_leads_its_run_and_shell_syntax_keeps_the_shell(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """``sleep 30`` is exec'd as it is (the program leads the run, no shell in between, PWD
+    its cwd as a shell would set it); a command with shell syntax still runs under /bin/sh."""
+    import psutil
+
+    project = corral_project()
+    (project.root / "work").mkdir()
+    project.write(
+        "corral.toml",
+        service_toml("plain", "sleep 30", cwd="work")
+        + service_toml("shelled", 'echo "pwd=$PWD mode=$MODE"; exec sleep 30', env={"MODE": "x"}),
+    )
+    document = start_ok(project)
+    services = {service["name"]: service for service in document["services"]}
+    leader = psutil.Process(services["plain"]["pid"])
+    assert leader.cmdline() == ["sleep", "30"] and services["plain"]["members"] == [leader.pid]
+    assert leader.environ()["PWD"] == str((project.root / "work").resolve())
+    wait_until(
+        lambda: "mode=x" in (project.root / ".corral/logs/shelled.log").read_text(),
+        message="the shell expanded the variable",
+    )
+    log = (project.root / ".corral/logs/shelled.log").read_text()
+    assert f"pwd={project.root.resolve()} mode=x" in log, log
+    assert project.run("stop").returncode == 0
+    assert not pid_alive(leader.pid)
