@@ -96,7 +96,8 @@ class LogPane(RichLog):
     def find(self, search: re.Pattern[str] | None) -> str:
         """Highlight ``search``'s matches and go to the newest; says what it found."""
         self.search, self.at = search, None
-        self._render_all(follow=True)
+        # Following would scroll to the end after the next refresh, away from the match.
+        self._render_all(follow=search is None)
         if search is None:
             return ""
         return self.step(-1)
