@@ -253,7 +253,9 @@ def test_doctor_on_a_healthy_project_a_killed_supervisor_and_a_stale_socket(
 ) -> None:  # type: ignore[no-untyped-def]
     project = corral_project()
     port = free_port()
-    project.write("corral.toml", service_toml("web", hostile("--listen", str(port)), port=port))
+    # The leader dies with the supervisor (its death signal): its setsid child outlives both.
+    subject = hostile("--setsid-child", "--listen", str(port))
+    project.write("corral.toml", service_toml("web", subject, port=port))
     assert project.run("start").returncode == 0
     healthy = json.loads(project.run("doctor", "--json").stdout)
     assert healthy["problems"] == [] and healthy["supervisor"]["answering"]
