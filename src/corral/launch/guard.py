@@ -58,9 +58,9 @@ def _prelaunched(root: str, config: str, hold: int) -> int:
 
     os.set_inheritable(hold, False)  # the launcher's word is for us, not the supervisor
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    _become_subreaper()
     supervisor = _start_supervisor(root, config, theirs.fileno(), {HOLD_FD: str(theirs.fileno())})
     theirs.close()
+    _become_subreaper()  # after the fork, off the longer path: it forks nothing before the word
     lock_fd = _take_lock(_lock_path(root)) if _await_word(hold) else None
     if lock_fd is None:  # the launcher gave up, or another supervisor is alive
         ours.close()  # the supervisor sees end-of-file and exits, as we do
