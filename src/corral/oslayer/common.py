@@ -30,6 +30,7 @@ class ProcStat(NamedTuple):
     start: int  # clock ticks since boot (Linux); microseconds since the epoch elsewhere
     comm: str
     uid: int
+    threads: int = 0  # how many it has, where the stat says (0: not known)
 
 
 @dataclass(frozen=True)

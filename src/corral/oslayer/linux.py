@@ -39,6 +39,7 @@ from corral.oslayer.procfs import (
     fd_targets,
     list_pids,
     pipe_link,
+    read_all,
     read_markers,
     scan_fd_holders,
     scan_markers,
@@ -88,6 +89,7 @@ def read_stat(pid: int) -> ProcStat | None:
         start=int(fields[19]),
         comm=comm,
         uid=uid,
+        threads=int(fields[17]),
     )
 
 
@@ -149,10 +151,8 @@ def _pidfs_inode(pid: int) -> int | None:
 
 
 def cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            raw = handle.read()
-    except OSError:
+    raw = read_all(f"/proc/{pid}/cmdline")
+    if raw is None:
         return ""
     text = raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
     return " ".join(text.split())  # one line, whatever the arguments held (newlines, tabs)
@@ -270,20 +270,19 @@ def set_parent_death_signal(sig: int) -> bool:
     return _libc().prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
 
 
-def children(pid: int) -> list[int]:
+def children(pid: int, threads: int = 0) -> list[int]:
     """Children of ``pid`` from /proc/PID/task/*/children (a hint: exiting children may hide
-    others for a moment, so callers confirm with other layers)."""
+    others for a moment, so callers confirm with other layers). ``threads`` is 1 when a stat
+    just read says so: the one task is then the process itself, and the task list is not read."""
     found: list[int] = []
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
+        tasks = [str(pid)] if threads == 1 else os.listdir(f"/proc/{pid}/task")
     except OSError:
         return found
     for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
-                found.extend(int(item) for item in handle.read().split())
-        except OSError:
-            continue
+        listed = read_all(f"/proc/{pid}/task/{task}/children")
+        if listed:
+            found.extend(int(item) for item in listed.split())
     return found
 
 
@@ -309,8 +308,8 @@ class ProcessTree:
     def __init__(self) -> None:
         self._by_session: dict[int, list[int]] | None = None
 
-    def children(self, pid: int) -> list[int]:
-        return children(pid)
+    def children(self, pid: int, threads: int = 0) -> list[int]:
+        return children(pid, threads)
 
     def session(self, sid: int) -> list[int]:
         """The processes whose session is ``sid``."""

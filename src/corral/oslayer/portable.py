@@ -239,7 +239,7 @@ class ProcessTree:
         self._by_parent: dict[int, list[int]] | None = None
         self._by_session: dict[int, list[int]] | None = None
 
-    def children(self, pid: int) -> list[int]:
+    def children(self, pid: int, threads: int = 0) -> list[int]:
         if self._by_parent is None:
             table: dict[int, list[int]] = {}
             for process in psutil.process_iter(["ppid"]):

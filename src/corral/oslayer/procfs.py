@@ -44,17 +44,22 @@ def read_markers(pid: int) -> dict[str, str] | None:
     return None if data is None else _markers(data)
 
 
+READ_SIZE = 1 << 16
+
+
 def read_all(path: str) -> bytes | None:
     """The whole of a /proc (or cgroupfs) file, None if it cannot be read. Plain os calls: these
-    files are read by the thousand in a stop, and open() adds a buffer, a seek and a fstat."""
+    files are read by the thousand in a stop, and open() adds a buffer, a seek and a fstat.
+    A read shorter than asked is the end: these files (seq_file, environ, cmdline) fill what
+    is asked for as long as they have more, so most take one read, not two."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
+        chunks = [os.read(fd, READ_SIZE)]
+        while len(chunks[-1]) == READ_SIZE:
+            chunks.append(os.read(fd, READ_SIZE))
         return b"".join(chunks)
     except OSError:
         return None

@@ -25,9 +25,11 @@ class Member:
     identity: ProcessIdentity
     pgid: int
     layers: set[str]
-    command: str = ""
+    command: str = ""  # read when found, except for the group's: a report rarely names them
 
     def describe(self) -> dict[str, Any]:
+        if not self.command and same_process(self.identity):
+            self.command = oslayer.cmdline(self.identity.pid)
         return {"pid": self.identity.pid, "command": self.command, "layers": sorted(self.layers)}
 
 
@@ -106,6 +108,7 @@ def find_members(
                 found.setdefault(pid, set()).add(layer)
 
     stats: dict[int, oslayer.ProcStat | None] = {}  # one read of each pid per call
+    environs: dict[int, dict[str, str]] = {}  # and of each environment read here
     recorded = dict.fromkeys(i for i in [trace.leader, *trace.members, *known] if i is not None)
     for identity in recorded:
         if _same_start(identity, _stat(identity.pid, stats)):
@@ -124,10 +127,10 @@ def find_members(
         add(holders, "lifeline")
     # A supervisor or guard is never a member, nor are its other children: the supervisor
     # holds the read end of every lifeline and is the parent of every leader.
-    for pid in [pid for pid in found if _has_role(pid, markers)]:
+    for pid in [pid for pid in found if _has_role(pid, markers, environs)]:
         del found[pid]
-    add(descendants(found, tree), "tree")
-    return _verified(found, trace, stats)
+    add(descendants(found, tree, stats), "tree")
+    return _verified(found, trace, stats, environs)
 
 
 def _stat(pid: int, stats: dict[int, oslayer.ProcStat | None]) -> oslayer.ProcStat | None:
@@ -189,11 +192,20 @@ def holds_run(trace: RunRecord, pid: int) -> bool:
     return bool(oslayer.scan_fd_holders({trace.lifeline}, [pid]))
 
 
-def _has_role(pid: int, scanned: dict[int, dict[str, str]]) -> bool:
+def _has_role(
+    pid: int, scanned: dict[int, dict[str, str]], environs: dict[int, dict[str, str]]
+) -> bool:
     markers = scanned.get(pid)
     if markers is None:
-        markers = oslayer.read_markers(pid) or {}
+        markers = _markers(pid, environs)
     return marker_names.ROLE in markers
+
+
+def _markers(pid: int, environs: dict[int, dict[str, str]]) -> dict[str, str]:
+    """``pid``'s markers, read once per ``find_members`` call."""
+    if pid not in environs:
+        environs[pid] = oslayer.read_markers(pid) or {}
+    return environs[pid]
 
 
 def same_process(identity: ProcessIdentity) -> bool:
@@ -224,12 +236,19 @@ def _marker_hits(trace: RunRecord, scanned: dict[int, dict[str, str]]) -> list[i
     ]
 
 
-def descendants(roots: Iterable[int], tree: oslayer.ProcessTree) -> set[int]:
-    """Every process below ``roots`` (not the roots themselves) in ``tree``."""
+def descendants(
+    roots: Iterable[int],
+    tree: oslayer.ProcessTree,
+    stats: dict[int, oslayer.ProcStat | None] | None = None,
+) -> set[int]:
+    """Every process below ``roots`` (not the roots themselves) in ``tree``; ``stats`` read just
+    before say which are single-threaded (one task list fewer to read each)."""
     seen: set[int] = set()
     stack = list(roots)
     while stack:
-        for child in tree.children(stack.pop()):
+        pid = stack.pop()
+        stat = stats.get(pid) if stats else None
+        for child in tree.children(pid, stat.threads if stat is not None else 0):
             if child not in seen:
                 seen.add(child)
                 stack.append(child)
@@ -237,7 +256,10 @@ def descendants(roots: Iterable[int], tree: oslayer.ProcessTree) -> set[int]:
 
 
 def _verified(
-    found: dict[int, set[str]], trace: RunRecord, stats: dict[int, oslayer.ProcStat | None]
+    found: dict[int, set[str]],
+    trace: RunRecord,
+    stats: dict[int, oslayer.ProcStat | None],
+    environs: dict[int, dict[str, str]],
 ) -> dict[int, Member]:
     """Each found process, alive, with the identity of the stat read this call (the one stat
     its "recorded" layer was checked against): a signal later checks that identity again."""
@@ -247,12 +269,15 @@ def _verified(
         stat = _stat(pid, stats)
         if stat is None or not oslayer.alive(stat):
             continue
-        if marker_names.ROLE in (oslayer.read_markers(pid) or {}):
+        if marker_names.ROLE in _markers(pid, environs):
             continue  # a supervisor or guard (it holds the lifeline's read end): never a member
         identity = ProcessIdentity(pid, stat.start, boot)
+        command = ""
         if trace.pgid is not None and stat.pgid == trace.pgid:
             layers = {*layers, "group"}
-        members[pid] = Member(identity, stat.pgid, layers, oslayer.cmdline(pid))
+        else:
+            command = oslayer.cmdline(pid)  # a swept one is named in the report, and soon gone
+        members[pid] = Member(identity, stat.pgid, layers, command)
     return members
 
 

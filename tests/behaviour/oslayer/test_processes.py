@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -206,3 +207,43 @@ def test_cgroup_procs_finds_a_process_in_a_cgroup_the_service_made_below_its_own
         nested.rmdir()
         nested.parent.rmdir()
         oslayer.cgroup_remove(path)
+
+
+THREAD_FORKS = """
+import subprocess, sys, threading, time
+def fork_and_stay():
+    print(subprocess.Popen(["sleep", "60"]).pid, flush=True)
+    time.sleep(60)  # a child is listed under the thread that forked it while that thread lives
+threading.Thread(target=fork_and_stay, daemon=True).start()
+time.sleep(60)
+"""
+
+
+def test_children_are_found_below_every_thread_and_long_proc_files_are_read_whole() -> None:
+    """A child forked by a thread is listed under that thread's task, not the process's own: a
+    process with several threads has its task list read (the shortcut is for one thread only).
+    An environment and a command line past one read's size are read to their ends."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", THREAD_FORKS, "x" * 100_000],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PADDING": "p" * 100_000, "CORRAL_TEST_END": "here"},
+    )
+    child = None
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        stat = oslayer.read_stat(parent.pid)
+        assert stat is not None
+        if not oslayer.PORTABLE:
+            assert stat.threads == 2  # the main thread and the one that forked
+        assert child in oslayer.ProcessTree().children(parent.pid, stat.threads)
+        assert (oslayer.read_markers(parent.pid) or {}).get("CORRAL_TEST_END") == "here"
+        assert oslayer.cmdline(parent.pid).endswith(" " + "x" * 100_000)
+    finally:
+        if child is not None:  # the parent's unreaped child while the parent lives: no reuse
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()  # type: ignore[union-attr]
