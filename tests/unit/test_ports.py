@@ -64,6 +64,31 @@ def test_a_port_bound_on_another_local_address_is_not_free() -> None:
     assert oslayer.port_is_free(port)
 
 
+@pytest.mark.parametrize(
+    ("family", "address", "listen"),
+    [
+        (socket.AF_INET, "127.0.0.1", False),
+        (socket.AF_INET, "127.0.0.1", True),
+        (socket.AF_INET6, "::1", False),
+        (socket.AF_INET6, "::1", True),
+    ],
+)
+def test_a_loopback_socket_is_seen_by_the_bind_probes_alone(family, address, listen) -> None:  # type: ignore[no-untyped-def]
+    """With no listener dump to go by (an empty one is passed), the probes must still see a
+    socket bound or listening on loopback: on Linux through the wildcard probes alone."""
+    try:
+        holder = socket.socket(family)
+        holder.bind((address, 0))
+    except OSError:
+        pytest.skip(f"no {address} here")
+    with holder:
+        if listen:
+            holder.listen()
+        port = holder.getsockname()[1]
+        assert not oslayer.port_is_free(port, listening=[])
+    assert oslayer.port_is_free(port, listening=[])
+
+
 def test_socket_states_name_a_port_held_by_a_closing_connection() -> None:
     """What a stop reports for a port no process listens on but the kernel still holds
     (issue "trust nothing on disk", item 19: it said "unknown holder")."""

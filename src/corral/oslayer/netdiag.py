@@ -4,6 +4,7 @@ owning uid and the socket inode; mapping the inode to a pid is an fd scan (``soc
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import errno
 import functools
@@ -116,34 +117,42 @@ def port_is_free(port: int, listening: Iterable[Listener] | None = None) -> bool
     """No LISTEN socket on ``port``, and a server could bind it now on IPv4 and IPv6.
 
     The bind probe uses SO_REUSEADDR, as servers do, so a connection in TIME_WAIT does not count.
-    ``listening`` is a dump of ``listeners()`` to use instead of taking one.
+    ``listening`` is a dump of ``listeners()`` to use instead of taking one. Linux refuses a
+    wildcard bind beside any socket on the port that a loopback bind would be refused beside
+    (a listener, or a bound socket without SO_REUSEADDR, on any address), so the wildcards
+    alone answer for loopback too: two probes, not four.
     """
     found = listeners([port]) if listening is None else [s for s in listening if s.port == port]
-    return not found and bindable_everywhere(port)
+    return not found and bindable_everywhere(port, loopback=False)
 
 
-def bindable_everywhere(port: int) -> bool:
-    """Whether a server could bind ``port`` now on loopback and on every address, IPv4 and
-    IPv6. Both, because BSD lets a loopback bind succeed beside a ``*:port`` listener and
-    Linux does not, and a listener on another address blocks only the wildcard."""
-    probes = [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "0.0.0.0")]
-    if socket.has_ipv6:
-        probes += [(socket.AF_INET6, "::1"), (socket.AF_INET6, "::")]
+def bindable_everywhere(port: int, loopback: bool = True) -> bool:
+    """Whether a server could bind ``port`` now on every address, and with ``loopback`` on
+    loopback too, IPv4 and IPv6. BSD lets a wildcard bind with SO_REUSEADDR succeed beside a
+    loopback listener (and a loopback bind beside a ``*:port`` one), so there both are asked."""
+    probes = [(_socket.AF_INET, "0.0.0.0")]
+    if _socket.has_ipv6:
+        probes.append((_socket.AF_INET6, "::"))
+    if loopback:
+        probes += [(_socket.AF_INET, "127.0.0.1")]
+        if _socket.has_ipv6:
+            probes.append((_socket.AF_INET6, "::1"))
     return all(_bindable(family, address, port) for family, address in probes)
 
 
 def _bindable(family: int, address: str, port: int) -> bool:
-    try:
-        sock = socket.socket(family, socket.SOCK_STREAM)
+    try:  # _socket: the socket module's Python wrapper would double the cost of a probe
+        sock = _socket.socket(family, _socket.SOCK_STREAM)
     except OSError:
         return True  # this address family does not exist here: nothing can hold it
-    with sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
+    try:
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        if family == _socket.AF_INET6:
             with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        try:
-            sock.bind((address, port))
-        except OSError as exc:
-            return exc.errno not in (errno.EADDRINUSE, errno.EACCES)
+                sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1)
+        sock.bind((address, port))
+    except OSError as exc:
+        return exc.errno not in (errno.EADDRINUSE, errno.EACCES)
+    finally:
+        sock.close()
     return True
