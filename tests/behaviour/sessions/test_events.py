@@ -68,3 +68,33 @@ def test_following_events_is_bounded_without_a_terminal(corral_project) -> None:
     result = project.run("events", "--for", "1s", timeout=30)
     assert result.returncode == 0 and time.monotonic() - begun < 20
     assert result.stdout.strip() == "cursor 0 (continue with: corral events --since 0)"
+
+
+@pytest.mark.timeout(60)
+def test_events_go_on_in_a_new_file_after_the_old_one_is_removed(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """The supervisor keeps the file open between events: one removed meanwhile (by hand, or
+    with .corral/) must not swallow the next ones."""
+    project = corral_project()
+    project.write("corral.toml", service_toml("web", hostile()) + service_toml("api", hostile()))
+    assert project.run("start").returncode == 0
+    (project.root / ".corral" / "events.jsonl").unlink()
+    assert project.run("stop", "web").returncode == 0
+    kinds = [(e["kind"], e["service"]) for e in events(project)["events"]]
+    assert ("stop_requested", "web") in kinds and ("stopped", "web") in kinds, kinds
+    assert project.run("stop").returncode == 0
+
+
+def test_a_full_event_file_is_rotated_and_the_next_event_starts_anew(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from corral import events as event_stream
+
+    monkeypatch.setattr(event_stream, "MAX_SIZE", 300)
+    log = event_stream.EventLog(tmp_path)
+    for _ in range(4):
+        log.emit("starting", "web")
+    rotated = tmp_path / "events.jsonl.1"
+    assert rotated.exists() and log.problem is None
+    before = rotated.read_text()
+    log.emit("ready", "web")
+    assert rotated.read_text() == before  # nothing more went into the rotated file
+    assert [e["kind"] for e in event_stream.read(tmp_path)][-1] == "ready"
+    assert [e["cursor"] for e in event_stream.read(tmp_path)][-1] == 5
