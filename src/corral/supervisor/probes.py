@@ -27,18 +27,21 @@ class ProbeResult:
 
 
 class TcpProbe:
-    """Passes when each port is held by the service: a holder found by the cheap layers
-    (``members``), or one that ``claims`` recognises as the run's (markers, lifeline)."""
+    """Passes when each port is held by the service: by its ``leader`` (the usual case, asked
+    first: one process's descriptors), a holder found by the cheap layers (``members``), or one
+    that ``claims`` recognises as the run's (markers, lifeline)."""
 
     def __init__(
         self,
         ports: Collection[int],
         members: Callable[[], set[int]],
         claims: Callable[[int], bool] | None = None,
+        leader: int | None = None,
     ) -> None:
         self.ports = tuple(ports)
         self.members = members
         self.claims = claims
+        self.leader = leader  # an unreaped child of ours while the probe runs: never reused
 
     async def check(self) -> ProbeResult:
         for port in self.ports:
@@ -51,6 +54,10 @@ class TcpProbe:
         sockets = [item for item in _listening_now() if item.port == port]
         if not sockets:
             return ProbeResult(False, f"nothing listens on port {port} (connection refused)")
+        if self.leader is not None:
+            held = oslayer.socket_holders([s.inode for s in sockets], [self.leader])
+            if any(self.leader in held.get(s.inode, ()) for s in sockets):
+                return ProbeResult(True)
         members = self.members()
         holders = oslayer.socket_holders([s.inode for s in sockets], members)
         if any(holders.get(s.inode, set()) & members for s in sockets):

@@ -69,7 +69,10 @@ class Readiness:
         if ready.kind is ProbeKind.TCP:
             ports = spec.ports if spec.ready is None else (int(ready.target),)
             return probes.TcpProbe(
-                ports, lambda: quick_members(service), lambda pid: holds_run(run.record, pid)
+                ports,
+                lambda: quick_members(service),
+                lambda pid: holds_run(run.record, pid),
+                leader=run.pid,
             )
         if ready.kind is ProbeKind.HTTP:
             return probes.HttpProbe(str(ready.target))
