@@ -34,6 +34,7 @@ from corral.supervisor.terminal import Terminal, TerminalClosed
 
 SETTLE_TIME = 0.5  # a service without a probe is ready once it stayed up this long
 SAVE_DELAY = 0.05  # seconds a state change waits for the others of its burst (see save_soon)
+BUSY_SAVE_DELAY = 0.2  # the same while the changes keep coming (a save was that recent)
 
 
 class Engine:
@@ -60,6 +61,7 @@ class Engine:
         self.cgroup_root = self._cgroup_root()
         self.dirty = True
         self.save_pending = False
+        self.saved_at = -BUSY_SAVE_DELAY  # monotonic time of the last write of the state file
         self.sealed = False  # the supervisor's last write is done: nothing more is saved
         self.save_problem: str | None = None  # why the last state write failed, until one works
         self.survey = staleness.Survey()  # shared by the services' stale checks
@@ -419,6 +421,7 @@ class Engine:
         ``.corral/``) never breaks what asked for it: the state stays dirty, the next save
         tries again, and status reports the problem with its fix meanwhile."""
         self.save_pending = False
+        self.saved_at = -BUSY_SAVE_DELAY  # monotonic time of the last write of the state file
         if not self.dirty or self.sealed:
             return
         try:
@@ -434,16 +437,22 @@ class Engine:
             return
         self.dirty = False
         self.save_problem = None
+        self.saved_at = self.clock.monotonic()
 
     def save_soon(self) -> None:
         """Save once the current burst of changes is over (``SAVE_DELAY`` later): starting 200
         services is some 400 transitions over many turns of the loop, and a few writes, not one
-        per turn. The supervisor also saves before every reply (corral.supervisor.daemon), so what
-        a client was told is on disk."""
+        per turn; while a burst lasts (the last write was recent), every ``BUSY_SAVE_DELAY``.
+        The supervisor also saves before every reply (corral.supervisor.daemon), so what a client
+        was told is on disk. A run a crash leaves unrecorded still dies: its leader by the death
+        signal, the rest as orphans of the guard (their subreaper), which kills its children."""
         if self.save_pending:
             return
+        busy = self.clock.monotonic() - self.saved_at < BUSY_SAVE_DELAY
         try:
-            asyncio.get_running_loop().call_later(SAVE_DELAY, self.save)
+            asyncio.get_running_loop().call_later(
+                BUSY_SAVE_DELAY if busy else SAVE_DELAY, self.save
+            )
         except RuntimeError:  # no loop (tests driving the engine directly): save now
             self.save()
             return
