@@ -40,7 +40,8 @@ def _paint_status(project: ProjectSpec, out: Output) -> dict[str, Any]:
 
     document = control.status(project)
     out.stdout.write(ALTERNATE_SCREEN)
-    print_status(document, out)
+    # The table even under --json or CORRAL_JSON=1 (an agent's shell): this is a screen.
+    print_status(document, Output(False, out.colour, out.tty, out.stdout, out.stderr))
     out.stdout.write("\nloading the dashboard...\n")
     out.stdout.flush()
     return document

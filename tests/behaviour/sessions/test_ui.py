@@ -132,7 +132,9 @@ def test_the_services_are_on_screen_while_the_dashboard_loads(corral_project, tm
     slow = tmp_path / "slow"
     slow.mkdir()
     (slow / "sitecustomize.py").write_text(SLOW_TEXTUAL)
-    pane = Pane(tmp_path, f"env PYTHONPATH={shlex.quote(str(slow))} {ui_command(project.root)}")
+    # CORRAL_JSON=1 (as an agent's shell may set it) must not turn the screen into JSON
+    command = f"env CORRAL_JSON=1 PYTHONPATH={shlex.quote(str(slow))} {ui_command(project.root)}"
+    pane = Pane(tmp_path, command)
     try:
         pane.until(lambda: "loading the dashboard" in pane.screen(), 20, "the plain table")
         screen = pane.screen()
