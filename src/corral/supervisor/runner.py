@@ -15,6 +15,7 @@ fork; anything else the child writes to the service's log before it exits with c
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import time
@@ -122,6 +123,7 @@ def spawn(
     read_end, write_end, lifeline = oslayer.open_lifeline(state_dir)
     master, slave = _open_terminal(log_fd, spec.tty_size) if spec.tty else (-1, -1)
     child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end, gate, slave)
+    child.shell_skipped = argv != spec.argv  # a command string run without its shell
     try:
         pid = os.fork()
         if pid == 0:
@@ -233,11 +235,12 @@ class _Child:
         self.gate = gate
         self.terminal = terminal  # the pty slave, or -1: no terminal
         self.parent = os.getpid()
+        self.shell_skipped = False  # a command string exec'd as its words (model.plain_words)
 
     def become(self) -> None:
         try:
             self._setup()
-            os.execve(self.executable, self.argv, self.env)
+            self._exec()
         except BaseException as exc:
             with contextlib.suppress(BaseException):
                 os.write(2, f"corral: cannot run {self.argv[0]!r}: {exc}\n".encode())
@@ -274,6 +277,16 @@ class _Child:
         os.closerange(LIFELINE_FD + 1, max(MAX_FD, LIFELINE_FD + 1))
         if self.terminal < 0:
             self._write_started()
+
+    def _exec(self) -> None:
+        try:
+            os.execve(self.executable, self.argv, self.env)
+        except OSError as exc:
+            # A script without a #! line: the shell we skipped would have run it as a shell
+            # script, as execvp does (POSIX), so that is what happens.
+            if exc.errno != errno.ENOEXEC or not self.shell_skipped:
+                raise
+            os.execve("/bin/sh", ["/bin/sh", self.executable, *self.argv[1:]], self.env)
 
     def _write_started(self) -> None:
         # Written here, so that it comes before anything the service writes (fd 1: its log).

@@ -328,3 +328,14 @@ def test_a_plain_command_leads_its_run_and_shell_syntax_keeps_the_shell(corral_p
     assert f"pwd={project.root.resolve()} mode=x" in log, log
     assert project.run("stop").returncode == 0
     assert not pid_alive(leader.pid)
+
+
+def test_a_plain_command_naming_a_script_without_a_shebang_runs_it_with_sh(corral_project) -> None:  # type: ignore[no-untyped-def]
+    """``./serve.sh`` with no ``#!`` line: sh -c ran it as a shell script, so it still is."""
+    project = corral_project()
+    project.write("serve.sh", 'echo "script ran as $0"\nexec sleep 30\n', mode=0o755)
+    project.write("corral.toml", service_toml("script", "./serve.sh"))
+    start_ok(project)
+    log = project.root / ".corral/logs/script.log"
+    wait_until(lambda: "script ran as ./serve.sh" in log.read_text(), message="the script ran")
+    assert project.run("stop").returncode == 0
