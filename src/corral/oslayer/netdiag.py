@@ -141,7 +141,7 @@ def bindable_everywhere(port: int, loopback: bool = True) -> bool:
 
 
 def _bindable(family: int, address: str, port: int) -> bool:
-    try:  # _socket: the socket module's Python wrapper would double the cost of a probe
+    try:  # _socket: without the socket module's Python wrapper (its __init__, __exit__, close)
         sock = _socket.socket(family, _socket.SOCK_STREAM)
     except OSError:
         return True  # this address family does not exist here: nothing can hold it

@@ -421,7 +421,6 @@ class Engine:
         ``.corral/``) never breaks what asked for it: the state stays dirty, the next save
         tries again, and status reports the problem with its fix meanwhile."""
         self.save_pending = False
-        self.saved_at = -BUSY_SAVE_DELAY  # monotonic time of the last write of the state file
         if not self.dirty or self.sealed:
             return
         try:

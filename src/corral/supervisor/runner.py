@@ -123,7 +123,7 @@ def spawn(
     read_end, write_end, lifeline = oslayer.open_lifeline(state_dir)
     master, slave = _open_terminal(log_fd, spec.tty_size) if spec.tty else (-1, -1)
     child = _Child(executable, argv, env, spec.cwd, cgroup, log_fd, write_end, gate, slave)
-    child.shell_skipped = argv != spec.argv  # a command string run without its shell
+    child.shell_skipped = argv != spec.argv  # a command string exec'd as its words
     try:
         pid = os.fork()
         if pid == 0:
@@ -235,7 +235,7 @@ class _Child:
         self.gate = gate
         self.terminal = terminal  # the pty slave, or -1: no terminal
         self.parent = os.getpid()
-        self.shell_skipped = False  # a command string exec'd as its words (model.plain_words)
+        self.shell_skipped = False  # set by spawn: see model.plain_words
 
     def become(self) -> None:
         try:
